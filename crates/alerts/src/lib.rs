@@ -1,0 +1,1 @@
+//! Alert rules: J1QL queries on a schedule, conditions, alert lifecycle and actions.

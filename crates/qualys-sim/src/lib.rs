@@ -1,0 +1,1 @@
+//! A Qualys API simulator for tests and benchmarks: replays recorded bodies, generates large deterministic subscriptions and injects faults.

@@ -1,0 +1,1 @@
+//! HTTP API, authentication and roles, scheduler and the embedded web UI.
