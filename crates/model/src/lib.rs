@@ -7,6 +7,7 @@ mod error;
 mod graph;
 mod keys;
 pub mod schema;
+pub mod sync;
 mod value;
 
 pub use class::{RELATIONSHIP_CLASSES, RelationshipClass};
@@ -16,4 +17,8 @@ pub use graph::{
     check_entity_class, check_type,
 };
 pub use keys::{mapped_relationship_key, relationship_key, relationship_type};
+pub use sync::{
+    DeclaredType, GraphObject, GraphSink, RunStatus, StepDeclaration, StepError, StepResult,
+    StepStatus, partial_types,
+};
 pub use value::{Properties, Value};
