@@ -153,7 +153,7 @@ impl Relationship {
     }
 }
 
-/// Which way a mapped relationship points.
+/// The direction of a mapped relationship.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Direction {
@@ -177,7 +177,7 @@ impl Direction {
 /// The properties that describe, and if needed create, a mapped relationship's target.
 pub type TargetEntity = Properties;
 
-/// How the mapper finds the target of a mapped relationship.
+/// The mapper's rule for finding the target of a mapped relationship.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Mapping {
     #[serde(rename = "relationshipDirection", default)]

@@ -1,8 +1,8 @@
 //! Data-model class schemas for the classes qgraph emits or maps to, and a validator.
 //!
-//! The rules follow the JupiterOne data model (v0.55): every entity needs
-//! `_key`, `_type` and `_class`; resource and record entities need `name` and
-//! `displayName`; each class adds required properties and typed optional ones.
+//! The rules follow the JupiterOne data model (v0.55). Every entity needs
+//! `_key`, `_type` and `_class`. Resource and record entities also need `name`
+//! and `displayName`, and each class adds required and typed optional properties.
 
 use std::fmt;
 
@@ -267,7 +267,7 @@ pub const CLASS_SCHEMAS: &[ClassSchema] = &[
     },
 ];
 
-/// Returns the schema of a class, when qgraph knows it.
+/// Returns the schema of a class, or `None` for a class without one here.
 pub fn class_schema(class: &str) -> Option<&'static ClassSchema> {
     CLASS_SCHEMAS.iter().find(|schema| schema.class == class)
 }

@@ -44,7 +44,7 @@ pub struct DeclaredType {
     pub partial: bool,
 }
 
-/// What a step produces and which steps must finish before it starts.
+/// A step's declaration: the types it produces and the steps it depends on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StepDeclaration {
     pub id: String,
@@ -54,12 +54,12 @@ pub struct StepDeclaration {
     pub depends_on: Vec<String>,
 }
 
-/// How a step ended.
+/// The outcome of one step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StepStatus {
     Success,
-    /// The step failed: its declared types are partial for this run.
+    /// The step failed, so its declared types are partial for this run.
     Failure,
     /// A step it depends on failed, so its output may be incomplete.
     PartialSuccessDueToDependencyFailure,
@@ -91,18 +91,18 @@ pub struct StepResult {
     pub errors: Vec<StepError>,
 }
 
-/// How a whole run ended.
+/// The outcome of a whole run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RunStatus {
     Success,
-    /// Some steps failed: their types were kept, not deleted.
+    /// Some steps failed, so their types were kept, not deleted.
     PartialSuccess,
     Failure,
 }
 
-/// Where a step sends its graph objects. The store implements it for a run
-/// and commits everything at the end; a write error ends the run.
+/// The destination of a step's graph objects. The store implements it for a
+/// run and commits everything at the end, and a write error ends the run.
 pub trait GraphSink {
     type Error: std::error::Error + Send + Sync + 'static;
 
