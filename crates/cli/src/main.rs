@@ -1,5 +1,11 @@
 //! The `qgraph` command-line program.
 
+mod demo_cmd;
+mod integration_cmd;
+mod jobs;
+mod query;
+mod sim;
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -16,21 +22,44 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Sync a simulated Qualys subscription into a local graph and show what it holds.
-    Demo,
+    Demo(demo_cmd::DemoArgs),
+    /// Add, list, show, edit, remove and run Qualys integration instances.
+    Integration(integration_cmd::IntegrationArgs),
+    /// Show the sync history of one or every instance, with per-step status and counts.
+    Jobs(jobs::JobsArgs),
+    /// Run a J1QL query on the local graph and print the result.
+    Query(query::QueryArgs),
+    /// Run the Qualys API simulator on loopback, or print its ground truth with --summary.
+    Sim(Box<sim::SimArgs>),
 }
 
 fn main() -> ExitCode {
     init_tracing();
     let cli = Cli::parse();
     match cli.command {
-        Command::Demo => {
-            println!(
-                "qgraph demo will start the built-in Qualys simulator on loopback, sync it into a \
-                 SQLite graph and run example J1QL queries. The sync is not built yet."
-            );
-            ExitCode::SUCCESS
-        }
+        Command::Sim(args) => sim::run(*args),
+        Command::Query(args) => match query::run(&args) {
+            Ok(output) => {
+                print!("{output}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Demo(args) => report(demo_cmd::run(&args)),
+        Command::Integration(args) => report(integration_cmd::run(args)),
+        Command::Jobs(args) => report(jobs::run(&args)),
     }
+}
+
+/// Prints a command's error with its causes and returns exit status 1.
+fn report(result: anyhow::Result<ExitCode>) -> ExitCode {
+    result.unwrap_or_else(|error| {
+        eprintln!("error: {error:#}");
+        ExitCode::FAILURE
+    })
 }
 
 /// Sends logs to standard error, filtered by `RUST_LOG` (default: warnings and errors).

@@ -1,0 +1,129 @@
+//! Where the graph database lives: `--db`, `QGRAPH_DB`, or a per-user default.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+/// File name of the default database.
+pub const DEFAULT_DB_FILE: &str = "qgraph.db";
+/// File name of the demo's default database, kept apart from real data.
+pub const DEMO_DB_FILE: &str = "qgraph-demo.db";
+
+/// The `--db` option shared by the commands that open the graph database.
+#[derive(Debug, Clone, Default, Args)]
+pub struct DbArgs {
+    /// Graph database file [default: $XDG_DATA_HOME/qgraph/qgraph.db, else ~/.local/share/qgraph/qgraph.db].
+    #[arg(long, env = "QGRAPH_DB", value_name = "PATH")]
+    pub db: Option<PathBuf>,
+}
+
+/// A database location that could not be found or prepared.
+#[derive(Debug, thiserror::Error)]
+pub enum DbPathError {
+    #[error(
+        "cannot find a per-user data directory: neither XDG_DATA_HOME nor HOME is set; pass --db PATH or set QGRAPH_DB"
+    )]
+    NoDataDir,
+
+    #[error(
+        "failed to create the data directory {path}: {source}; pass --db PATH to use another location"
+    )]
+    CreateDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl DbArgs {
+    /// Returns the database path: the option when given, else `file_name` in
+    /// the per-user data directory, which is created with mode 0700.
+    pub fn resolve(&self, file_name: &str) -> Result<PathBuf, DbPathError> {
+        match &self.db {
+            Some(path) => Ok(path.clone()),
+            None => {
+                let dir = user_data_dir(|name| std::env::var_os(name))?;
+                create_private_dir(&dir)?;
+                Ok(dir.join(file_name))
+            }
+        }
+    }
+}
+
+/// Returns `$XDG_DATA_HOME/qgraph`, else `$HOME/.local/share/qgraph`.
+/// `lookup` reads an environment variable; a relative `XDG_DATA_HOME` is
+/// ignored, as the XDG base directory specification requires.
+pub fn user_data_dir(
+    lookup: impl Fn(&str) -> Option<std::ffi::OsString>,
+) -> Result<PathBuf, DbPathError> {
+    let xdg = lookup("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .filter(|path| path.is_absolute());
+    if let Some(base) = xdg {
+        return Ok(base.join("qgraph"));
+    }
+    let home = lookup("HOME")
+        .map(PathBuf::from)
+        .filter(|path| !path.as_os_str().is_empty())
+        .ok_or(DbPathError::NoDataDir)?;
+    Ok(home.join(".local").join("share").join("qgraph"))
+}
+
+/// Creates `dir` and its parents; a directory this call creates gets mode 0700
+/// because it holds the database and the key file that decrypts passwords.
+pub fn create_private_dir(dir: &Path) -> Result<(), DbPathError> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        builder.mode(0o700);
+    }
+    builder
+        .create(dir)
+        .map_err(|source| DbPathError::CreateDir {
+            path: dir.to_path_buf(),
+            source,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsString;
+
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> {
+        let pairs: Vec<(String, OsString)> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), OsString::from(v)))
+            .collect();
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        }
+    }
+
+    #[test]
+    fn xdg_data_home_wins_over_home() {
+        let dir = user_data_dir(env(&[("XDG_DATA_HOME", "/data"), ("HOME", "/home/u")]));
+        assert_eq!(dir.ok(), Some(PathBuf::from("/data/qgraph")));
+    }
+
+    #[test]
+    fn relative_xdg_data_home_is_ignored() {
+        let dir = user_data_dir(env(&[("XDG_DATA_HOME", "data"), ("HOME", "/home/u")]));
+        assert_eq!(dir.ok(), Some(PathBuf::from("/home/u/.local/share/qgraph")));
+    }
+
+    #[test]
+    fn no_home_is_an_error() {
+        let dir = user_data_dir(env(&[]));
+        assert!(matches!(dir, Err(DbPathError::NoDataDir)));
+    }
+}

@@ -1,0 +1,407 @@
+//! `qgraph integration`: add, list, show, edit, remove and run Qualys instances.
+
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use clap::{Args, Subcommand};
+use qgraph_cli::db::{DEFAULT_DB_FILE, DbArgs};
+use qgraph_cli::instances::{self, CheckOptions};
+use qgraph_cli::progress::{Progress, ProgressMode, describe_error, describe_step};
+use qgraph_cli::sync::{SyncRequest, SyncSummary, stored_raw_config, sync_instance};
+use qgraph_integration::config::{FIELDS, ListInput, ScalarInput};
+use qgraph_integration::{RawConfig, Secret};
+use qgraph_store::{GraphStore, SqliteStore};
+
+/// Arguments of `qgraph integration`.
+#[derive(Debug, Args)]
+pub struct IntegrationArgs {
+    #[command(subcommand)]
+    command: IntegrationCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum IntegrationCommand {
+    /// Register a Qualys account as an integration instance.
+    Add(Box<AddArgs>),
+    /// List the registered instances with their last job.
+    List(DbOnly),
+    /// Print an instance's configuration, with the password masked.
+    Show(NameArgs),
+    /// Change the given fields of an instance; the others stay as they are.
+    Edit(Box<AddArgs>),
+    /// Remove an instance with its credentials, job history and every entity and relationship it owns.
+    Remove(NameArgs),
+    /// Sync an instance now. Exit status: 0 success, 2 partial success, 1 failure.
+    Run(RunArgs),
+}
+
+#[derive(Debug, Args)]
+struct DbOnly {
+    #[command(flatten)]
+    db: DbArgs,
+}
+
+#[derive(Debug, Args)]
+struct NameArgs {
+    /// Instance name.
+    name: String,
+    #[command(flatten)]
+    db: DbArgs,
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// Instance name.
+    name: String,
+    #[command(flatten)]
+    db: DbArgs,
+    /// Print no progress, only the result.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Debug, Args)]
+struct AddArgs {
+    /// Instance name.
+    name: String,
+    #[command(flatten)]
+    db: DbArgs,
+    #[command(flatten)]
+    fields: ConfigFlags,
+    #[command(flatten)]
+    password: PasswordArgs,
+    /// Accept an API URL on a loopback address, such as a `qgraph sim` simulator.
+    #[arg(long)]
+    allow_loopback_api_url: bool,
+    /// Store the credentials without checking them against the Qualys API.
+    #[arg(long)]
+    no_verify: bool,
+}
+
+/// One flag per configuration field except the password. Lists are comma-separated.
+#[derive(Debug, Args)]
+struct ConfigFlags {
+    /// Account name shown in the graph [default: the instance name] [env: ACCOUNT_NAME].
+    #[arg(long)]
+    account_name: Option<String>,
+    /// Free text describing the instance [env: DESCRIPTION].
+    #[arg(long)]
+    description: Option<String>,
+    /// Sync schedule: DISABLED, THIRTY_MINUTES, ONE_HOUR, FOUR_HOURS, EIGHT_HOURS, TWELVE_HOURS, ONE_DAY or ONE_WEEK [default: ONE_DAY] [env: POLLING_INTERVAL].
+    #[arg(long)]
+    polling_interval: Option<String>,
+    /// Set tag.AccountName on every entity: true or false [default: false] [env: TAG_WITH_ACCOUNT_NAME].
+    #[arg(long, value_name = "BOOL")]
+    tag_with_account_name: Option<String>,
+    /// Qualys API user name [env: QUALYS_USERNAME].
+    #[arg(long)]
+    qualys_username: Option<String>,
+    /// Qualys API server URL, such as https://qualysapi.qg3.apps.qualys.com [env: QUALYS_API_URL].
+    #[arg(long, value_name = "URL")]
+    qualys_api_url: Option<String>,
+    /// Sync hosts scanned in this many days [default: 7] [env: MIN_SCANNED_SINCE_DAYS].
+    #[arg(long, value_name = "DAYS")]
+    min_scanned_since_days: Option<String>,
+    /// Sync findings updated in this many days [default: 7] [env: MIN_FINDINGS_SINCE_DAYS].
+    #[arg(long, value_name = "DAYS")]
+    min_findings_since_days: Option<String>,
+    /// Detection severities to sync, 1 to 5 [default: 3,4,5] [env: VMDR_FINDING_SEVERITIES].
+    #[arg(long, value_name = "LIST")]
+    vmdr_finding_severities: Option<String>,
+    /// Detection types to sync: Info, Potential, Confirmed [default: Potential,Confirmed] [env: VMDR_FINDING_TYPES].
+    #[arg(long, value_name = "LIST")]
+    vmdr_finding_types: Option<String>,
+    /// QIDs whose detection results text is kept [env: VMDR_FINDING_RESULT_QIDS].
+    #[arg(long, value_name = "LIST")]
+    vmdr_finding_result_qids: Option<String>,
+    /// Sync only detections of hosts with one of these Qualys tag names [env: INCLUDE_ONLY_DETECTION_TAGS].
+    #[arg(long, value_name = "LIST")]
+    include_only_detection_tags: Option<String>,
+    /// Sync web apps and web-app findings: true or false [default: false] [env: INGEST_WEB_APP_SCANS].
+    #[arg(long, value_name = "BOOL")]
+    ingest_web_app_scans: Option<String>,
+    /// Sync only these web app ids [env: WEB_APP_SCAN_APPLICATION_ID_FILTER].
+    #[arg(long, value_name = "LIST")]
+    web_app_scan_application_id_filter: Option<String>,
+    /// Delete findings Qualys has not returned for this many days [default: 90] [env: FINDINGS_RETENTION_DAYS].
+    #[arg(long, value_name = "DAYS")]
+    findings_retention_days: Option<String>,
+}
+
+impl ConfigFlags {
+    fn to_raw(&self) -> RawConfig {
+        let scalar = |v: &Option<String>| v.clone().map(ScalarInput::Text);
+        let list = |v: &Option<String>| v.clone().map(ListInput::Text);
+        RawConfig {
+            account_name: self.account_name.clone(),
+            description: self.description.clone(),
+            polling_interval: self.polling_interval.clone(),
+            tag_with_account_name: scalar(&self.tag_with_account_name),
+            qualys_username: self.qualys_username.clone(),
+            qualys_password: None,
+            qualys_api_url: self.qualys_api_url.clone(),
+            min_scanned_since_days: scalar(&self.min_scanned_since_days),
+            min_findings_since_days: scalar(&self.min_findings_since_days),
+            vmdr_finding_severities: list(&self.vmdr_finding_severities),
+            vmdr_finding_types: list(&self.vmdr_finding_types),
+            vmdr_finding_result_qids: list(&self.vmdr_finding_result_qids),
+            include_only_detection_tags: list(&self.include_only_detection_tags),
+            ingest_web_app_scans: scalar(&self.ingest_web_app_scans),
+            web_app_scan_application_id_filter: list(&self.web_app_scan_application_id_filter),
+            findings_retention_days: scalar(&self.findings_retention_days),
+        }
+    }
+}
+
+/// Where the password comes from. It is never a flag value, which would
+/// show in the process list and the shell history.
+#[derive(Debug, Args)]
+struct PasswordArgs {
+    /// Read the Qualys password from this file (one line).
+    #[arg(long, value_name = "FILE", conflicts_with = "password_env")]
+    password_file: Option<PathBuf>,
+    /// Read the Qualys password from this environment variable.
+    #[arg(long, value_name = "VAR")]
+    password_env: Option<String>,
+    /// Prompt for a new password on the terminal (edit only; add prompts when no other source is given).
+    #[arg(long, conflicts_with_all = ["password_file", "password_env"])]
+    prompt_password: bool,
+}
+
+/// Runs `qgraph integration`.
+pub fn run(args: IntegrationArgs) -> anyhow::Result<ExitCode> {
+    match args.command {
+        IntegrationCommand::Add(args) => add(&args).map(|()| ExitCode::SUCCESS),
+        IntegrationCommand::List(args) => list(&args.db).map(|()| ExitCode::SUCCESS),
+        IntegrationCommand::Show(args) => show(&args).map(|()| ExitCode::SUCCESS),
+        IntegrationCommand::Edit(args) => edit(&args).map(|()| ExitCode::SUCCESS),
+        IntegrationCommand::Remove(args) => remove(&args).map(|()| ExitCode::SUCCESS),
+        IntegrationCommand::Run(args) => run_now(&args),
+    }
+}
+
+/// Opens the database the `--db` option names, creating it when missing.
+pub fn open_store(db: &DbArgs) -> anyhow::Result<SqliteStore> {
+    let path = db.resolve(DEFAULT_DB_FILE)?;
+    SqliteStore::open(&path).with_context(|| {
+        format!(
+            "failed to open the graph database {}: pass --db PATH or set QGRAPH_DB to a writable file",
+            path.display()
+        )
+    })
+}
+
+/// Builds the runtime the async parts of a command run on.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")
+}
+
+fn check_options(args: &AddArgs) -> CheckOptions {
+    CheckOptions {
+        allow_loopback: args.allow_loopback_api_url,
+        verify: !args.no_verify,
+    }
+}
+
+fn add(args: &AddArgs) -> anyhow::Result<()> {
+    let store = open_store(&args.db)?;
+    let mut raw = args
+        .fields
+        .to_raw()
+        .or(RawConfig::from_env(|name| std::env::var(name).ok()));
+    if let Some(password) = given_password(&args.password)? {
+        raw.qualys_password = Some(password);
+    }
+    if raw.qualys_password.is_none() {
+        raw.qualys_password = Some(prompt_password(&args.name)?);
+    }
+    let instance = runtime()?.block_on(instances::add_instance(
+        &store,
+        &args.name,
+        raw,
+        check_options(args),
+    ))?;
+    println!("added instance {} (id {})", instance.name, instance.id);
+    Ok(())
+}
+
+fn edit(args: &AddArgs) -> anyhow::Result<()> {
+    let store = open_store(&args.db)?;
+    let mut changes = args.fields.to_raw();
+    changes.qualys_password = given_password(&args.password)?;
+    if args.password.prompt_password {
+        changes.qualys_password = Some(prompt_password(&args.name)?);
+    }
+    let instance = runtime()?.block_on(instances::edit_instance(
+        &store,
+        &args.name,
+        changes,
+        check_options(args),
+    ))?;
+    println!("updated instance {} (id {})", instance.name, instance.id);
+    Ok(())
+}
+
+/// Reads the password from `--password-file` or `--password-env`, if given.
+fn given_password(args: &PasswordArgs) -> anyhow::Result<Option<Secret>> {
+    let text = if let Some(path) = &args.password_file {
+        let content = std::fs::read_to_string(path)
+            .with_context(|| format!("failed to read the password file {}", path.display()))?;
+        content.trim_end_matches(['\r', '\n']).to_owned()
+    } else if let Some(var) = &args.password_env {
+        match std::env::var(var) {
+            Ok(value) => value,
+            Err(_) => bail!(
+                "environment variable {var} named by --password-env is not set or not valid UTF-8: export it first"
+            ),
+        }
+    } else {
+        return Ok(None);
+    };
+    if text.is_empty() {
+        bail!("the given password is empty: put the Qualys password in the file or variable");
+    }
+    Ok(Some(Secret::new(text)))
+}
+
+fn prompt_password(name: &str) -> anyhow::Result<Secret> {
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "missing Qualys password for instance {name:?}: pass --password-file FILE or --password-env VAR, or set QUALYS_PASSWORD"
+        );
+    }
+    let text = rpassword::prompt_password(format!("Qualys password for instance {name}: "))
+        .context("failed to read the password from the terminal")?;
+    if text.is_empty() {
+        bail!("the password is empty: enter the Qualys password of the API user");
+    }
+    Ok(Secret::new(text))
+}
+
+fn list(db: &DbArgs) -> anyhow::Result<()> {
+    let store = open_store(db)?;
+    let instances = store.list_instances()?;
+    if instances.is_empty() {
+        println!("no instances: add one with `qgraph integration add NAME`");
+        return Ok(());
+    }
+    println!(
+        "{:<5} {:<24} {:<42} {}",
+        "ID", "NAME", "API URL", "LAST JOB"
+    );
+    for instance in instances {
+        let api_url = instance
+            .config
+            .get("qualysApiUrl")
+            .and_then(|v| v.as_str())
+            .unwrap_or("-")
+            .to_owned();
+        let last_job = match store.jobs(instance.id, 1)?.first() {
+            Some(job) => format!(
+                "{} at {}",
+                job.status.as_str(),
+                qgraph_integration::time::format_iso_seconds(job.started_on)
+            ),
+            None => "never run".to_owned(),
+        };
+        println!(
+            "{:<5} {:<24} {:<42} {}",
+            instance.id.0, instance.name, api_url, last_job
+        );
+    }
+    Ok(())
+}
+
+fn show(args: &NameArgs) -> anyhow::Result<()> {
+    let store = open_store(&args.db)?;
+    let instance = instances::find(&store, &args.name)?;
+    let raw = stored_raw_config(&instance)?;
+    let stored = serde_json::to_value(&raw)?;
+    println!("id: {}", instance.id);
+    println!("name: {}", instance.name);
+    for field in FIELDS {
+        let value = if field.name == "qualysPassword" {
+            if instance.has_password {
+                Secret::MASK.to_owned()
+            } else {
+                "(not set)".to_owned()
+            }
+        } else {
+            match stored.get(field.name) {
+                Some(serde_json::Value::String(text)) => text.clone(),
+                Some(other) => other.to_string(),
+                None => "(not set)".to_owned(),
+            }
+        };
+        println!("{}: {value}", field.name);
+    }
+    Ok(())
+}
+
+fn remove(args: &NameArgs) -> anyhow::Result<()> {
+    let store = open_store(&args.db)?;
+    let report = instances::remove_instance(&store, &args.name, qgraph_cli::now_ms())?;
+    println!(
+        "removed instance {}: deleted {} entities, {} relationships and {} jobs",
+        args.name, report.entities_deleted, report.relationships_deleted, report.jobs_deleted
+    );
+    Ok(())
+}
+
+fn run_now(args: &RunArgs) -> anyhow::Result<ExitCode> {
+    let store = open_store(&args.db)?;
+    let progress = Progress::new(ProgressMode::detect(args.quiet));
+    let request = SyncRequest {
+        now_ms: qgraph_cli::now_ms(),
+        observer: &progress,
+    };
+    let summary = runtime()?.block_on(sync_instance(&store, &args.name, &request))?;
+    print_summary(&summary);
+    Ok(ExitCode::from(summary.exit_code()))
+}
+
+/// Prints a sync's status, steps with their errors, and what the commit changed.
+pub fn print_summary(summary: &SyncSummary) {
+    let report = &summary.report;
+    println!(
+        "sync of {} finished: {} (job {})",
+        summary.instance.name,
+        serde_json::to_value(summary.status)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+        report.job_id
+    );
+    for step in &summary.steps {
+        println!("  {}", describe_step(step));
+        for error in &step.errors {
+            println!("    error: {}", describe_error(error));
+        }
+    }
+    println!(
+        "  entities: {} created, {} updated, {} deleted; relationships: {} created, {} updated, {} deleted",
+        report.entities_created,
+        report.entities_updated,
+        report.entities_deleted,
+        report.relationships_created + report.mapper_relationships_created,
+        report.relationships_updated + report.mapper_relationships_updated,
+        report.relationships_deleted + report.mapper_relationships_deleted,
+    );
+    if summary.status != qgraph_model::RunStatus::Success {
+        println!(
+            "  kept, because a step failed or is incremental: {}",
+            report.partial_types.join(", ")
+        );
+    }
+    if !summary.unknown_qids.is_empty() {
+        println!(
+            "  {} QIDs were not found in the knowledge base",
+            summary.unknown_qids.len()
+        );
+    }
+}

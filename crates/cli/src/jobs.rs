@@ -1,0 +1,97 @@
+//! `qgraph jobs`: the sync history of one or every instance.
+
+use std::process::ExitCode;
+
+use clap::Args;
+use qgraph_cli::db::DbArgs;
+use qgraph_cli::instances;
+use qgraph_cli::progress::{describe_error, describe_step};
+use qgraph_integration::time::format_iso_seconds;
+use qgraph_store::{GraphStore, Instance, JobRecord, SqliteStore};
+
+use crate::integration_cmd::open_store;
+
+/// Arguments of `qgraph jobs`.
+#[derive(Debug, Args)]
+pub struct JobsArgs {
+    /// Instance name; every instance when left out.
+    name: Option<String>,
+    #[command(flatten)]
+    db: DbArgs,
+    /// Jobs to show per instance, newest first.
+    #[arg(long, default_value_t = 10)]
+    limit: usize,
+}
+
+/// Runs `qgraph jobs`.
+pub fn run(args: &JobsArgs) -> anyhow::Result<ExitCode> {
+    let store = open_store(&args.db)?;
+    let selected = match &args.name {
+        Some(name) => vec![instances::find(&store, name)?],
+        None => store.list_instances()?,
+    };
+    if selected.is_empty() {
+        println!("no instances: add one with `qgraph integration add NAME`");
+    }
+    for instance in &selected {
+        print_instance_jobs(&store, instance, args.limit)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_instance_jobs(
+    store: &SqliteStore,
+    instance: &Instance,
+    limit: usize,
+) -> anyhow::Result<()> {
+    println!("instance {} (id {})", instance.name, instance.id);
+    let jobs = store.jobs(instance.id, limit)?;
+    if jobs.is_empty() {
+        println!("  no jobs: run `qgraph integration run {}`", instance.name);
+    }
+    for job in &jobs {
+        print_job(job);
+    }
+    Ok(())
+}
+
+fn print_job(job: &JobRecord) {
+    let duration = job
+        .ended_on
+        .map(|end| format!(" in {:.1} s", (end - job.started_on) as f64 / 1000.0))
+        .unwrap_or_default();
+    println!(
+        "  job {} started {} {}{duration}",
+        job.id,
+        format_iso_seconds(job.started_on),
+        job.status.as_str()
+    );
+    if let Some(report) = &job.report {
+        println!(
+            "    entities {} created, {} updated, {} deleted; relationships {} created, {} updated, {} deleted",
+            report.entities_created,
+            report.entities_updated,
+            report.entities_deleted,
+            report.relationships_created + report.mapper_relationships_created,
+            report.relationships_updated + report.mapper_relationships_updated,
+            report.relationships_deleted + report.mapper_relationships_deleted,
+        );
+    }
+    if let Some(error) = &job.error {
+        println!("    error: {error}");
+    }
+    for step in &job.steps {
+        let result = qgraph_model::StepResult {
+            id: step.step_id.clone(),
+            status: step.status,
+            started_on: step.started_on,
+            ended_on: step.ended_on,
+            counts: step.counts.clone(),
+            errors: step.errors.clone(),
+        };
+        println!("    {}", describe_step(&result));
+        for error in &step.errors {
+            println!("      error: {}", describe_error(error));
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! `qgraph query`: runs one J1QL query on the local graph and prints the result.
+
+use std::io::Read as _;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Args, ValueEnum};
+use qgraph_query::{QueryOptions, format, run_query};
+use qgraph_store::SqliteStore;
+
+/// Arguments of `qgraph query`.
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// The J1QL query, or `-` to read it from standard input.
+    pub query: String,
+    /// Output format; TREE results print as JSON vertices and edges in every format but table.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+    /// Graph database file.
+    #[arg(long, env = "QGRAPH_DB", default_value = "qgraph.db")]
+    pub db: PathBuf,
+    /// Rows to skip, from the cursor printed with the previous page.
+    #[arg(long, default_value_t = 0)]
+    pub cursor: u64,
+    /// Rows per page when the query has no LIMIT.
+    #[arg(long, default_value_t = qgraph_query::DEFAULT_PAGE_SIZE)]
+    pub page_size: u64,
+}
+
+/// Output formats of `qgraph query`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+/// Runs the query and returns the text to print.
+pub fn run(args: &QueryArgs) -> anyhow::Result<String> {
+    let text = query_text(&args.query)?;
+    if !args.db.exists() {
+        anyhow::bail!(
+            "graph database {} not found: set --db or QGRAPH_DB to the file a sync wrote",
+            args.db.display()
+        );
+    }
+    let store = SqliteStore::open(&args.db)
+        .with_context(|| format!("failed to open {}", args.db.display()))?;
+    let mut options = QueryOptions::at(now_millis());
+    options.cursor = args.cursor;
+    options.page_size = args.page_size.max(1);
+    let result = run_query(&store, &text, &options)?;
+    Ok(match args.format {
+        OutputFormat::Table => format::to_table(&result),
+        OutputFormat::Csv => format::to_csv(&result),
+        OutputFormat::Json => {
+            let mut json = serde_json::to_string_pretty(&format::to_json(&result))?;
+            json.push('\n');
+            json
+        }
+    })
+}
+
+fn query_text(argument: &str) -> anyhow::Result<String> {
+    if argument != "-" {
+        return Ok(argument.to_owned());
+    }
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .context("failed to read the query from standard input")?;
+    Ok(text)
+}
+
+fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

@@ -1,0 +1,131 @@
+//! `qgraph query` end to end: the binary on a database holding the J1QL fixture graph.
+
+#![allow(clippy::unwrap_used, reason = "tests")]
+#![allow(clippy::expect_used, reason = "tests")]
+#![allow(clippy::panic, reason = "tests")]
+
+#[path = "../../query/tests/common/mod.rs"]
+mod common;
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// Writes the fixture graph to a fresh database file under the target directory.
+fn fixture_db(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("graph.db");
+    let store = qgraph_store::SqliteStore::open(&path).unwrap();
+    drop(common::load_fixture(store));
+    path
+}
+
+fn qgraph(db: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_qgraph"))
+        .arg("query")
+        .args(args)
+        .env("QGRAPH_DB", db)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(text) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+#[test]
+fn query_prints_json_csv_and_table() {
+    let db = fixture_db("formats");
+    let query = "FIND Host AS h THAT HAS Finding WITH open = true AS f \
+                 RETURN h.hostname, count(f) AS openFindings ORDER BY openFindings DESC";
+
+    let json = qgraph(&db, &[query, "--format", "json"], None);
+    assert!(
+        json.status.success(),
+        "{}",
+        String::from_utf8_lossy(&json.stderr)
+    );
+    let value: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    assert_eq!(value["type"], "table");
+    assert_eq!(value["data"][0]["h.hostname"], "web-1");
+    assert_eq!(value["data"][0]["openFindings"], 2);
+
+    let csv = qgraph(&db, &[query, "--format", "csv"], None);
+    assert_eq!(
+        stdout(&csv),
+        "h.hostname,openFindings\r\nweb-1,2\r\ndb-1,1\r\n"
+    );
+
+    let table = qgraph(&db, &[query], None);
+    let text = stdout(&table);
+    assert!(text.starts_with("h.hostname | openFindings\n"), "{text}");
+    assert!(text.contains("(2 rows)"), "{text}");
+}
+
+#[test]
+fn tree_prints_vertices_and_edges() {
+    let db = fixture_db("tree");
+    let output = qgraph(
+        &db,
+        &[
+            "FIND Account THAT HAS Service RETURN TREE",
+            "--format",
+            "json",
+        ],
+        None,
+    );
+    let value: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(value["type"], "tree");
+    assert_eq!(value["data"]["vertices"].as_array().unwrap().len(), 2);
+    let edge = &value["data"]["edges"][0];
+    assert_eq!(edge["relationship"]["_class"], "HAS");
+}
+
+#[test]
+fn query_from_stdin() {
+    let db = fixture_db("stdin");
+    let output = qgraph(
+        &db,
+        &["-", "--format", "csv"],
+        Some("FIND Host WITH platform = 'windows' AS h RETURN h.hostname\n"),
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(stdout(&output), "h.hostname\r\ndb-1\r\n");
+}
+
+#[test]
+fn bad_query_exits_one_with_position() {
+    let db = fixture_db("bad");
+    let output = qgraph(&db, &["FIND Host THAT >> HAS Finding"], None);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("line 1, column 16"), "{stderr}");
+    assert!(stdout(&output).is_empty());
+}
+
+#[test]
+fn missing_database_is_reported() {
+    let output = qgraph(Path::new("/nonexistent/qgraph.db"), &["FIND Host"], None);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("not found"), "{stderr}");
+}

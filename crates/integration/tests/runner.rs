@@ -1,0 +1,557 @@
+//! The runner on a fake source: step statuses, partial runs, windows, the
+//! knowledge-base cache and what reaches the sink.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code"
+)]
+
+mod common;
+
+use std::collections::HashSet;
+
+use common::{
+    FakeError, MemorySink, NOW_MS, RunSetup, config, detection, host, subscription, vuln,
+};
+use qgraph_integration::window::DataSet;
+use qgraph_integration::{KbEntry, RunError};
+use qgraph_model::schema::validate_entity;
+use qgraph_model::{GraphObject, RunStatus, StepStatus};
+use qgraph_qualys::{HostIdRange, WebApp, WebAppFinding, WebAppRef};
+
+fn status(outcome: &qgraph_integration::RunOutcome, id: &str) -> StepStatus {
+    outcome
+        .steps
+        .iter()
+        .find(|s| s.id == id)
+        .map(|s| s.status)
+        .unwrap_or_else(|| panic!("no result for step {id}"))
+}
+
+#[tokio::test]
+async fn full_run_succeeds_and_emits_the_data_model() {
+    let source = subscription();
+    let mut sink = MemorySink::default();
+    let outcome = RunSetup::new(config(|_| {}))
+        .run(&source, &mut sink)
+        .await
+        .unwrap();
+
+    assert_eq!(outcome.status, RunStatus::Success);
+    for step in &outcome.steps {
+        let expected = if step.id.contains("webapp") {
+            StepStatus::Disabled
+        } else {
+            StepStatus::Success
+        };
+        assert_eq!(step.status, expected, "step {}", step.id);
+        assert!(
+            step.errors.is_empty(),
+            "step {} errors {:?}",
+            step.id,
+            step.errors
+        );
+    }
+
+    assert_eq!(sink.entities("qualys_account").len(), 1);
+    assert_eq!(sink.entities("qualys_vulnerability_manager").len(), 1);
+    assert_eq!(sink.entities("qualys_web_app_scanner").len(), 1);
+    assert_eq!(
+        sink.relationships("qualys_account_has_vulnerability_manager")
+            .len(),
+        1
+    );
+    assert_eq!(
+        sink.relationships("qualys_account_has_web_app_scanner")
+            .len(),
+        1
+    );
+    // The Info detection is outside the default types.
+    assert_eq!(sink.entities("qualys_host_finding").len(), 4);
+    assert_eq!(
+        sink.mapped("qualys_vulnerability_manager_scans_discovered_host")
+            .len(),
+        2
+    );
+    assert_eq!(sink.entities("qualys_vuln").len(), 3);
+    // CVE-2017-0144 is listed by two QIDs and appears once.
+    assert_eq!(sink.entities("cve").len(), 2);
+    assert_eq!(sink.relationships("qualys_host_finding_is_vuln").len(), 4);
+    // 38739 on two hosts × 2 CVEs, plus 90007 × 1 CVE.
+    assert_eq!(sink.relationships("qualys_host_finding_is_cve").len(), 5);
+
+    let counts = &outcome
+        .steps
+        .iter()
+        .find(|s| s.id == "fetch-scanned-host-detections")
+        .unwrap()
+        .counts;
+    assert_eq!(counts.get("qualys_host_finding"), Some(&4));
+}
+
+#[tokio::test]
+async fn every_emitted_entity_passes_schema_validation() {
+    let source = subscription();
+    let mut sink = MemorySink::default();
+    RunSetup::new(config(|raw| {
+        raw.tag_with_account_name = Some(qgraph_integration::config::ScalarInput::Bool(true))
+    }))
+    .run(&source, &mut sink)
+    .await
+    .unwrap();
+
+    for entity in sink.all_entities() {
+        let violations = validate_entity(entity);
+        assert!(violations.is_empty(), "{}: {violations:?}", entity.key);
+        assert_eq!(
+            entity
+                .get("tag.AccountName")
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .as_deref(),
+            Some("Prod")
+        );
+    }
+}
+
+#[tokio::test]
+async fn object_keys_are_unique_within_a_run() {
+    let mut source = subscription();
+    // The same host twice (overlapping pages) and a repeated detection.
+    let repeated = host(
+        101,
+        vec![
+            detection(38739, "Confirmed", 4, Some(22)),
+            detection(38739, "Potential", 4, Some(22)),
+        ],
+    );
+    source.hosts.push(repeated);
+    source.hosts[0]
+        .detections
+        .push(detection(38739, "Confirmed", 4, Some(22)));
+    source.host_id_pages.push(Ok(HostIdRange {
+        first: 101,
+        last: 102,
+    }));
+    let mut sink = MemorySink::default();
+    RunSetup::new(config(|_| {}))
+        .run(&source, &mut sink)
+        .await
+        .unwrap();
+
+    let keys = sink.keys();
+    let unique: HashSet<&str> = keys.iter().copied().collect();
+    assert_eq!(keys.len(), unique.len(), "duplicate keys in {keys:?}");
+    assert_eq!(sink.entities("qualys_host_finding").len(), 4);
+}
+
+#[tokio::test]
+async fn failed_detection_page_makes_run_partial() {
+    let mut source = subscription();
+    source.failing_detection_host = Some(102);
+    let mut sink = MemorySink::default();
+    let outcome = RunSetup::new(config(|_| {}))
+        .run(&source, &mut sink)
+        .await
+        .unwrap();
+
+    assert_eq!(outcome.status, RunStatus::PartialSuccess);
+    assert_eq!(
+        status(&outcome, "fetch-scanned-host-detections"),
+        StepStatus::Failure
+    );
+    assert_eq!(
+        status(&outcome, "fetch-finding-vulns"),
+        StepStatus::PartialSuccessDueToDependencyFailure
+    );
+    assert_eq!(
+        status(&outcome, "fetch-scanned-host-ids"),
+        StepStatus::Success
+    );
+
+    let step = outcome
+        .steps
+        .iter()
+        .find(|s| s.id == "fetch-scanned-host-detections")
+        .unwrap();
+    assert_eq!(step.errors.len(), 1);
+    assert_eq!(step.errors[0].code.as_deref(), Some("1960"));
+    assert!(
+        step.errors[0].message.contains("connection reset"),
+        "{:?}",
+        step.errors[0]
+    );
+
+    // Nothing of the failed step's types may be deleted, and its window stays put.
+    assert!(
+        outcome
+            .partial_types
+            .contains(&"qualys_host_finding".to_owned())
+    );
+    assert!(!outcome.windows.contains_key(&DataSet::HostFindings));
+    assert!(!outcome.windows.contains_key(&DataSet::ScannedHosts));
+    // Host 101 was in a chunk before the failure and is kept.
+    assert_eq!(sink.entities("qualys_host_finding").len(), 2);
+}
+
+#[tokio::test]
+async fn failed_host_id_page_marks_every_dependent_partial() {
+    let mut source = subscription();
+    source
+        .host_id_pages
+        .push(Err(FakeError::new("host list page 3 failed")));
+    let mut sink = MemorySink::default();
+    let outcome = RunSetup::new(config(|_| {}))
+        .run(&source, &mut sink)
+        .await
+        .unwrap();
+
+    assert_eq!(outcome.status, RunStatus::PartialSuccess);
+    assert_eq!(
+        status(&outcome, "fetch-scanned-host-ids"),
+        StepStatus::Failure
+    );
+    for id in [
+        "fetch-scanned-host-details",
+        "fetch-scanned-host-detections",
+        "fetch-finding-vulns",
+    ] {
+        assert_eq!(
+            status(&outcome, id),
+            StepStatus::PartialSuccessDueToDependencyFailure,
+            "{id}"
+        );
+    }
+    assert_eq!(status(&outcome, "fetch-services"), StepStatus::Success);
+    assert!(
+        outcome
+            .partial_types
+            .contains(&"qualys_vulnerability_manager_scans_discovered_host".to_owned())
+    );
+    assert!(!outcome.partial_types.contains(&"qualys_account".to_owned()));
+}
+
+#[tokio::test]
+async fn run_fails_when_every_fetch_fails() {
+    let mut source = subscription();
+    source.host_id_pages = vec![Err(FakeError::new("HTTP 500"))];
+    source.kb_down = true;
+    let mut sink = MemorySink::default();
+    let outcome = RunSetup::new(config(|_| {}))
+        .run(&source, &mut sink)
+        .await
+        .unwrap();
+
+    assert_eq!(outcome.status, RunStatus::Failure);
+    assert!(outcome.windows.is_empty());
+}
+
+#[tokio::test]
+async fn bad_credentials_end_the_run_before_any_write() {
+    let mut source = subscription();
+    source.portal_error = Some(FakeError {
+        message: "HTTP 200 with responseCode INVALID_CREDENTIALS".to_owned(),
+        code: Some("INVALID_CREDENTIALS".to_owned()),
+    });
+    let mut sink = MemorySink::default();
+    let error = RunSetup::new(config(|_| {}))
+        .run(&source, &mut sink)
+        .await
+        .unwrap_err();
+
+    match &error {
+        RunError::Verification { code, api_url, .. } => {
+            assert_eq!(code.as_deref(), Some("INVALID_CREDENTIALS"));
+            assert_eq!(api_url, "https://qualysapi.qg3.apps.qualys.com");
+        }
+        other => panic!("expected a verification error, got {other:?}"),
+    }
+    assert!(error.to_string().contains("INVALID_CREDENTIALS"), "{error}");
+    assert!(sink.objects.is_empty());
+    assert_eq!(source.calls(), vec!["portal".to_owned()]);
+}
+
+#[tokio::test]
+async fn sink_error_ends_the_run_with_the_step() {
+    let source = subscription();
+    let mut sink = MemorySink {
+        fail_step: Some("fetch-scanned-host-detections".to_owned()),
+        ..Default::default()
+    };
+    let error = RunSetup::new(config(|_| {}))
+        .run(&source, &mut sink)
+        .await
+        .unwrap_err();
+
+    match error {
+        RunError::Sink { step, .. } => assert_eq!(step, "fetch-scanned-host-detections"),
+        other => panic!("expected a sink error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn cached_qids_are_not_fetched_but_still_related() {
+    let source = subscription();
+    let mut setup = RunSetup::new(config(|_| {}));
+    setup.kb_cache.insert(
+        38739,
+        KbEntry {
+            cve_ids: vec!["CVE-2008-4250".to_owned()],
+            fetched_on_ms: NOW_MS - 86_400_000,
+        },
+    );
+    // Stale: fetched again.
+    setup.kb_cache.insert(
+        11,
+        KbEntry {
+            cve_ids: Vec::new(),
+            fetched_on_ms: NOW_MS - 40 * 86_400_000,
+        },
+    );
+    let mut sink = MemorySink::default();
+    let outcome = setup.run(&source, &mut sink).await.unwrap();
+
+    let kb_calls: Vec<String> = source
+        .calls()
+        .into_iter()
+        .filter(|c| c.starts_with("kb"))
+        .collect();
+    assert_eq!(kb_calls, vec!["kb [11, 90007]".to_owned()]);
+    assert_eq!(sink.entities("qualys_vuln").len(), 2);
+    assert_eq!(sink.relationships("qualys_host_finding_is_vuln").len(), 4);
+    // 38739 (cached, one CVE) on two hosts, plus 90007 × 1.
+    assert_eq!(sink.relationships("qualys_host_finding_is_cve").len(), 3);
+    assert_eq!(
+        outcome.kb_entries.keys().copied().collect::<Vec<_>>(),
+        vec![11, 90007]
+    );
+    assert_eq!(
+        outcome.kb_entries[&90007].cve_ids,
+        vec!["CVE-2017-0144".to_owned()]
+    );
+}
+
+#[tokio::test]
+async fn unknown_qids_get_no_relationship() {
+    let mut source = subscription();
+    source.vulns.retain(|v| v.qid != 90007);
+    let mut sink = MemorySink::default();
+    let outcome = RunSetup::new(config(|_| {}))
+        .run(&source, &mut sink)
+        .await
+        .unwrap();
+
+    assert_eq!(outcome.status, RunStatus::Success);
+    assert_eq!(outcome.unknown_qids, vec![90007]);
+    let targets: Vec<&str> = sink
+        .relationships("qualys_host_finding_is_vuln")
+        .iter()
+        .map(|r| r.to_key.as_str())
+        .collect();
+    assert!(!targets.contains(&"vuln-qid:90007"), "{targets:?}");
+}
+
+#[tokio::test]
+async fn successful_run_advances_every_window_to_now() {
+    let source = subscription();
+    let mut sink = MemorySink::default();
+    let outcome = RunSetup::new(config(|_| {}))
+        .run(&source, &mut sink)
+        .await
+        .unwrap();
+
+    let hosts = &outcome.windows[&DataSet::HostFindings];
+    assert_eq!(hosts.end_ms, NOW_MS);
+    assert_eq!(hosts.days, 7.0);
+    assert!(outcome.windows.contains_key(&DataSet::ScannedHosts));
+    // Web-app steps are disabled, so their windows do not move.
+    assert!(!outcome.windows.contains_key(&DataSet::WebApps));
+
+    let first_call = source
+        .calls()
+        .into_iter()
+        .find(|c| c.starts_with("host_ids"))
+        .unwrap();
+    assert_eq!(
+        first_call,
+        "host_ids 2023-11-07T22:13:20Z 2023-11-14T22:13:20Z"
+    );
+}
+
+#[tokio::test]
+async fn second_run_starts_where_the_first_ended() {
+    let source = subscription();
+    let mut setup = RunSetup::new(config(|_| {}));
+    let mut state = RunSetup::new(config(|_| {}))
+        .run(&source, &mut MemorySink::default())
+        .await
+        .unwrap()
+        .windows;
+    let host_ids = state.get_mut(&DataSet::ScannedHosts).unwrap();
+    host_ids.end_ms -= 3_600_000;
+    setup.last_windows = state;
+
+    let second = subscription();
+    setup
+        .run(&second, &mut MemorySink::default())
+        .await
+        .unwrap();
+    let call = second
+        .calls()
+        .into_iter()
+        .find(|c| c.starts_with("host_ids"))
+        .unwrap();
+    assert_eq!(call, "host_ids 2023-11-14T21:13:20Z 2023-11-14T22:13:20Z");
+}
+
+fn web_finding(id: u64, uuid: &str, qid: u64, status: Option<&str>) -> WebAppFinding {
+    WebAppFinding {
+        id,
+        unique_id: Some(uuid.to_owned()),
+        qid: Some(qid),
+        name: Some("SQL injection".to_owned()),
+        finding_type: Some("VULNERABILITY".to_owned()),
+        severity: Some(5),
+        status: status.map(str::to_owned),
+        url: Some("https://shop.example.com/cart?id=1".to_owned()),
+        web_app: WebAppRef {
+            id: Some(7),
+            name: Some("Shop".to_owned()),
+            url: Some("https://shop.example.com".to_owned()),
+        },
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn web_app_steps_run_when_enabled() {
+    let mut source = subscription();
+    source.web_apps = vec![
+        WebApp {
+            id: 7,
+            name: Some("Shop".to_owned()),
+            url: Some("https://shop.example.com".to_owned()),
+            ..Default::default()
+        };
+        2
+    ];
+    source.web_findings = vec![
+        web_finding(
+            1,
+            "6f1e2c4a-0000-4000-8000-000000000001",
+            150004,
+            Some("NEW"),
+        ),
+        // The same finding on an overlapping page.
+        web_finding(
+            1,
+            "6f1e2c4a-0000-4000-8000-000000000001",
+            150004,
+            Some("NEW"),
+        ),
+        web_finding(
+            2,
+            "6f1e2c4a-0000-4000-8000-000000000002",
+            38739,
+            Some("FIXED"),
+        ),
+    ];
+    source.vulns.push(vuln(150004, &["CVE-2019-0001"]));
+    let mut sink = MemorySink::default();
+    let outcome = RunSetup::new(config(|raw| {
+        raw.ingest_web_app_scans = Some(qgraph_integration::config::ScalarInput::Text(
+            "true".to_owned(),
+        ));
+    }))
+    .run(&source, &mut sink)
+    .await
+    .unwrap();
+
+    assert_eq!(outcome.status, RunStatus::Success);
+    assert_eq!(sink.mapped("qualys_web_app_scanner_scans_web_app").len(), 1);
+    assert_eq!(sink.entities("qualys_web_app_finding").len(), 2);
+    assert_eq!(
+        sink.relationships("qualys_web_app_scanner_identified_finding")
+            .len(),
+        2
+    );
+    assert_eq!(
+        sink.relationships("qualys_web_app_finding_is_vuln").len(),
+        2
+    );
+    assert_eq!(sink.relationships("qualys_web_app_finding_is_cve").len(), 3);
+    // Host findings keep their own relationship type.
+    assert_eq!(sink.relationships("qualys_host_finding_is_vuln").len(), 4);
+
+    let fixed = sink
+        .entities("qualys_web_app_finding")
+        .into_iter()
+        .find(|e| e.key.ends_with("0002"))
+        .unwrap();
+    assert_eq!(fixed.get("open").and_then(|v| v.as_bool()), Some(false));
+    assert!(outcome.windows.contains_key(&DataSet::WebAppFindings));
+}
+
+#[tokio::test]
+async fn assets_failure_keeps_findings_without_cloud_targets() {
+    let mut source = subscription();
+    source.assets_down = true;
+    let mut sink = MemorySink::default();
+    let outcome = RunSetup::new(config(|_| {}))
+        .run(&source, &mut sink)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        status(&outcome, "fetch-scanned-host-details"),
+        StepStatus::Failure
+    );
+    assert_eq!(
+        status(&outcome, "fetch-scanned-host-detections"),
+        StepStatus::PartialSuccessDueToDependencyFailure
+    );
+    let findings = sink.entities("qualys_host_finding");
+    assert_eq!(findings.len(), 4);
+    // The fqdn falls back to the detection output's DNS name.
+    assert_eq!(
+        findings[0]
+            .get("fqdn")
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .as_deref(),
+        Some("host101.example.com")
+    );
+}
+
+#[tokio::test]
+async fn sink_receives_batches_tagged_with_the_step() {
+    let source = subscription();
+    let mut sink = MemorySink::default();
+    RunSetup::new(config(|_| {}))
+        .run(&source, &mut sink)
+        .await
+        .unwrap();
+
+    for (step, object) in &sink.objects {
+        let expected = match object {
+            GraphObject::Entity(e) if e.entity_type == "qualys_host_finding" => {
+                "fetch-scanned-host-detections"
+            }
+            GraphObject::Entity(e) if e.entity_type == "qualys_vuln" || e.entity_type == "cve" => {
+                "fetch-finding-vulns"
+            }
+            GraphObject::Mapped(_) => "fetch-scanned-host-details",
+            _ => continue,
+        };
+        assert_eq!(step, expected, "{}", object.key());
+    }
+}
+
+#[test]
+fn run_future_is_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    let source = subscription();
+    let mut sink = MemorySink::default();
+    let setup = RunSetup::new(config(|_| {}));
+    let future = setup.run(&source, &mut sink);
+    assert_send(&future);
+}

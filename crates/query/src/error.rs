@@ -1,0 +1,76 @@
+//! Errors of parsing, checking and running a J1QL query.
+
+use thiserror::Error;
+
+/// A J1QL query that could not be parsed or is not valid.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum QueryError {
+    /// The text does not follow the grammar.
+    #[error("syntax error at line {line}, column {column}: expected {expected}, found {found}")]
+    Syntax {
+        line: usize,
+        column: usize,
+        found: String,
+        expected: String,
+    },
+    /// A string, regex, bracketed name or comment is not closed.
+    #[error("syntax error at line {line}, column {column}: {what} is not closed")]
+    Unterminated {
+        line: usize,
+        column: usize,
+        what: &'static str,
+    },
+    /// An alias is a reserved word.
+    #[error("line {line}, column {column}: `{alias}` is a reserved word and cannot be an alias")]
+    ReservedAlias {
+        alias: String,
+        line: usize,
+        column: usize,
+    },
+    /// An alias is defined twice.
+    #[error("line {line}, column {column}: alias `{alias}` is already defined")]
+    DuplicateAlias {
+        alias: String,
+        line: usize,
+        column: usize,
+    },
+    /// A name used as `alias.property` is neither an alias nor a class, type or verb used once.
+    #[error(
+        "line {line}, column {column}: `{alias}` is not defined; define it with AS after a selector or verb"
+    )]
+    UnknownAlias {
+        alias: String,
+        line: usize,
+        column: usize,
+    },
+    /// A property in WHERE, RETURN or ORDER BY is not prefixed with an alias.
+    #[error(
+        "line {line}, column {column}: `{property}` needs an alias, as in `alias.{property}`; define the alias with AS"
+    )]
+    MissingAlias {
+        property: String,
+        line: usize,
+        column: usize,
+    },
+    /// `UNIQUE` was used without `RETURN`.
+    #[error("line {line}, column {column}: UNIQUE needs a RETURN clause")]
+    UniqueWithoutReturn { line: usize, column: usize },
+    /// A date or number literal is out of range or malformed.
+    #[error("line {line}, column {column}: invalid {what} `{text}`")]
+    InvalidLiteral {
+        what: &'static str,
+        text: String,
+        line: usize,
+        column: usize,
+    },
+    /// A construct that parses but that this engine does not run.
+    #[error("line {line}, column {column}: {feature} is not supported")]
+    Unsupported {
+        feature: String,
+        line: usize,
+        column: usize,
+    },
+    /// A `${ param.name }` value was used without a value for it.
+    #[error("parameter `{name}` has no value")]
+    UnboundParameter { name: String },
+}

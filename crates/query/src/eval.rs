@@ -1,0 +1,502 @@
+//! Runs a query: plans it, executes the plan in the store and shapes the rows.
+
+use std::collections::{BTreeMap, HashMap};
+
+use qgraph_model::{Properties, Value};
+use qgraph_store::StoreError;
+use qgraph_store::plan::{
+    GraphPlan, PathRow, PlanExecutor, PlanObject, PlanOutput, PlanResult, PropertyRef, Slot,
+    SortKey,
+};
+
+use crate::ast::{Expr, Func, OrderKey, Query, Return};
+use crate::check::{Aliases, Binding};
+use crate::error::QueryError;
+use crate::planner::{Traversal, lower_traversal};
+use crate::rows::{RowContext, TableBuilder};
+use crate::values::LiteralContext;
+
+/// Rows per page when the query has no LIMIT.
+pub const DEFAULT_PAGE_SIZE: u64 = 250;
+
+/// Ids loaded per store call, to bound statement size.
+const LOAD_CHUNK: usize = 10_000;
+
+/// Options of one query run.
+#[derive(Debug, Clone)]
+pub struct QueryOptions {
+    /// The time `date.now` stands for, in epoch milliseconds.
+    pub now_millis: i64,
+    /// Values of `${ param.name }` parameters.
+    pub params: BTreeMap<String, Value>,
+    /// Rows per page when the query has no LIMIT.
+    pub page_size: u64,
+    /// Rows to skip, from the `next_cursor` of the previous page.
+    pub cursor: u64,
+}
+
+impl QueryOptions {
+    /// Options with `now_millis` and the default page size.
+    pub fn at(now_millis: i64) -> Self {
+        QueryOptions {
+            now_millis,
+            params: BTreeMap::new(),
+            page_size: DEFAULT_PAGE_SIZE,
+            cursor: 0,
+        }
+    }
+}
+
+/// A query that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    #[error("the graph store failed: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// An edge of a tree result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TreeEdge {
+    pub id: i64,
+    pub from_id: i64,
+    pub to_id: i64,
+    pub properties: Properties,
+}
+
+/// The result of a query.
+#[derive(Debug, Clone, PartialEq)]
+pub enum QueryResult {
+    /// Entities of the start selector (and of optional groups), without RETURN.
+    List {
+        entities: Vec<PlanObject>,
+        /// Pass as [`QueryOptions::cursor`] to get the next page; `None` on the last page.
+        next_cursor: Option<u64>,
+    },
+    /// Named columns, from RETURN.
+    Table {
+        columns: Vec<String>,
+        rows: Vec<Vec<Value>>,
+        next_cursor: Option<u64>,
+    },
+    /// The traversed subgraph, from RETURN TREE.
+    Tree {
+        vertices: Vec<PlanObject>,
+        edges: Vec<TreeEdge>,
+    },
+}
+
+/// Parses, checks and runs a J1QL query on a store.
+pub fn run_query<E: PlanExecutor>(
+    store: &E,
+    text: &str,
+    options: &QueryOptions,
+) -> Result<QueryResult, RunError> {
+    let (query, aliases) = crate::parse_checked(text)?;
+    run_parsed(store, &query, &aliases, options)
+}
+
+/// Runs a parsed and checked query.
+pub fn run_parsed<E: PlanExecutor>(
+    store: &E,
+    query: &Query,
+    aliases: &Aliases,
+    options: &QueryOptions,
+) -> Result<QueryResult, RunError> {
+    let context = LiteralContext {
+        now_millis: options.now_millis,
+        params: options.params.clone(),
+    };
+    let traversal = lower_traversal(query, aliases, &context)?;
+    match &query.return_clause {
+        None => run_list(store, query, aliases, &traversal, options),
+        Some(Return::Tree) => run_tree(store, query, &traversal, options),
+        Some(Return::Items(_)) => run_table(store, query, aliases, &traversal, options, &context),
+    }
+}
+
+/// Returns the skip and limit of the requested page. Callers fetch one row past the limit to learn whether more follow.
+fn page(query: &Query, options: &QueryOptions) -> (u64, u64) {
+    let skip = query.skip.unwrap_or(0).saturating_add(options.cursor);
+    let limit = query.limit.unwrap_or(options.page_size);
+    (skip, limit)
+}
+
+fn next_cursor(options: &QueryOptions, limit: u64, fetched: usize) -> Option<u64> {
+    (fetched as u64 > limit).then(|| options.cursor.saturating_add(limit))
+}
+
+fn sort_key(query: &Query, aliases: &Aliases) -> Option<SortKey> {
+    let order = query.order_by.as_ref()?;
+    let OrderKey::Prop(prop) = &order.key else {
+        return None;
+    };
+    let slot = match aliases.resolve(&prop.alias.as_ref()?.name)? {
+        Binding::Entity(n) => Slot::Entity(n),
+        Binding::Relationship(i) => Slot::Relationship(i),
+        Binding::Union { .. } => return None,
+    };
+    Some(SortKey {
+        property: PropertyRef {
+            slot,
+            name: prop.name.clone(),
+        },
+        descending: order.descending,
+    })
+}
+
+fn run_list<E: PlanExecutor>(
+    store: &E,
+    query: &Query,
+    aliases: &Aliases,
+    traversal: &Traversal,
+    options: &QueryOptions,
+) -> Result<QueryResult, RunError> {
+    let (skip, limit) = page(query, options);
+    if traversal.optional_nodes.is_empty() {
+        let mut plan = traversal.plan(PlanOutput::DistinctEntities(0));
+        plan.order = sort_key(query, aliases);
+        plan.skip = skip;
+        plan.limit = Some(limit.saturating_add(1));
+        let ids = path_ids(store.execute_plan(&plan)?, |row| row.entities.clone());
+        let cursor = next_cursor(options, limit, ids.len());
+        let ids: Vec<i64> = ids.into_iter().take(limit_usize(limit)).collect();
+        let entities = load_in_order(store, &ids, Kind::Entity)?;
+        return Ok(QueryResult::List {
+            entities,
+            next_cursor: cursor,
+        });
+    }
+
+    // An optional group adds the entities it reaches to the start entities.
+    let rows = paths(store.execute_plan(&traversal.plan(PlanOutput::Paths))?);
+    let mut ids = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for row in &rows {
+        let slots = std::iter::once(0).chain(traversal.optional_nodes.iter().copied());
+        for slot in slots {
+            if let Some(Some(id)) = row.entities.get(slot)
+                && seen.insert(*id)
+            {
+                ids.push(*id);
+            }
+        }
+    }
+    let window: Vec<i64> = ids
+        .iter()
+        .copied()
+        .skip(limit_usize(skip))
+        .take(limit_usize(limit).saturating_add(1))
+        .collect();
+    let cursor = next_cursor(options, limit, window.len());
+    let window: Vec<i64> = window.into_iter().take(limit_usize(limit)).collect();
+    Ok(QueryResult::List {
+        entities: load_in_order(store, &window, Kind::Entity)?,
+        next_cursor: cursor,
+    })
+}
+
+fn run_tree<E: PlanExecutor>(
+    store: &E,
+    query: &Query,
+    traversal: &Traversal,
+    options: &QueryOptions,
+) -> Result<QueryResult, RunError> {
+    let (skip, limit) = page(query, options);
+    let mut plan = traversal.plan(PlanOutput::Paths);
+    plan.skip = skip;
+    plan.limit = Some(limit);
+    let rows = paths(store.execute_plan(&plan)?);
+    let entity_ids = distinct(
+        rows.iter()
+            .flat_map(|r| r.entities.iter().flatten().copied()),
+    );
+    let edge_ids = distinct(
+        rows.iter()
+            .flat_map(|r| r.relationships.iter().flatten().copied()),
+    );
+    let vertices = load_in_order(store, &entity_ids, Kind::Entity)?;
+    let edges = load_in_order(store, &edge_ids, Kind::Relationship)?
+        .into_iter()
+        .map(|object| TreeEdge {
+            id: object.id,
+            from_id: object
+                .properties
+                .get("_fromEntityId")
+                .and_then(Value::as_i64)
+                .unwrap_or(0),
+            to_id: object
+                .properties
+                .get("_toEntityId")
+                .and_then(Value::as_i64)
+                .unwrap_or(0),
+            properties: object.properties,
+        })
+        .collect();
+    Ok(QueryResult::Tree { vertices, edges })
+}
+
+fn run_table<E: PlanExecutor>(
+    store: &E,
+    query: &Query,
+    aliases: &Aliases,
+    traversal: &Traversal,
+    options: &QueryOptions,
+    context: &LiteralContext,
+) -> Result<QueryResult, RunError> {
+    let Some(Return::Items(items)) = &query.return_clause else {
+        return Ok(QueryResult::Table {
+            columns: Vec::new(),
+            rows: Vec::new(),
+            next_cursor: None,
+        });
+    };
+    if let Some(result) = count_pushdown(store, query, aliases, traversal, items)? {
+        return Ok(result);
+    }
+
+    let has_aggregate = items.iter().any(|item| contains_aggregate(&item.expr));
+    let (skip, limit) = page(query, options);
+    let mut plan = traversal.plan(PlanOutput::Paths);
+    // Without grouping or de-duplication each path is one row, so the store can page.
+    let store_pages = !has_aggregate
+        && !query.unique
+        && !matches!(
+            query.order_by.as_ref().map(|o| &o.key),
+            Some(OrderKey::Column(_))
+        );
+    if store_pages {
+        plan.order = sort_key(query, aliases);
+        plan.skip = skip;
+        plan.limit = Some(limit.saturating_add(1));
+    }
+    let rows = paths(store.execute_plan(&plan)?);
+    let needed = needed_slots(items, query, aliases);
+    let objects = load_objects(store, &rows, &needed)?;
+    let row_context = RowContext {
+        aliases,
+        objects: &objects,
+        context,
+    };
+    let mut table = TableBuilder::new(items, &row_context).build(&rows)?;
+    if query.unique {
+        table.dedupe();
+    }
+    if let Some(order) = &query.order_by
+        && !store_pages
+    {
+        table.sort(order, &row_context, &rows);
+    }
+    let (skip, limit) = if store_pages {
+        (0, limit)
+    } else {
+        (skip, limit)
+    };
+    let total = table.rows.len();
+    let rows: Vec<Vec<Value>> = table
+        .rows
+        .into_iter()
+        .map(|(row, _)| row)
+        .skip(limit_usize(skip))
+        .take(limit_usize(limit))
+        .collect();
+    let remaining = total.saturating_sub(limit_usize(skip));
+    Ok(QueryResult::Table {
+        columns: table.columns,
+        rows,
+        next_cursor: next_cursor(options, limit, remaining),
+    })
+}
+
+/// Runs `RETURN count(alias)` or `RETURN count(alias.prop)` as one counting statement.
+fn count_pushdown<E: PlanExecutor>(
+    store: &E,
+    query: &Query,
+    aliases: &Aliases,
+    traversal: &Traversal,
+    items: &[crate::ast::ReturnItem],
+) -> Result<Option<QueryResult>, RunError> {
+    let [item] = items else {
+        return Ok(None);
+    };
+    let Expr::Call {
+        func: Func::Count,
+        args,
+        ..
+    } = &item.expr
+    else {
+        return Ok(None);
+    };
+    let (alias, property) = match args.as_slice() {
+        [Expr::Alias(alias)] => (alias, None),
+        [Expr::Prop(prop)] => match &prop.alias {
+            Some(alias) => (alias, Some(prop.name.clone())),
+            None => return Ok(None),
+        },
+        _ => return Ok(None),
+    };
+    let Some(Binding::Entity(node)) = aliases.resolve(&alias.name) else {
+        return Ok(None);
+    };
+    if !traversal.optional_nodes.is_empty() || query.skip.unwrap_or(0) > 0 {
+        return Ok(None);
+    }
+    let plan: GraphPlan = traversal.plan(PlanOutput::CountDistinct { node, property });
+    let count = match store.execute_plan(&plan)? {
+        PlanResult::Count(n) => n,
+        PlanResult::Paths(rows) => rows.len() as u64,
+    };
+    let column = item.alias.clone().unwrap_or_else(|| item.expr.to_string());
+    Ok(Some(QueryResult::Table {
+        columns: vec![column],
+        rows: vec![vec![Value::from_u64(count)]],
+        next_cursor: None,
+    }))
+}
+
+pub(crate) fn contains_aggregate(expr: &Expr) -> bool {
+    match expr {
+        Expr::Call { func, args, .. } => func.is_aggregate() || args.iter().any(contains_aggregate),
+        Expr::Binary { lhs, rhs, .. } => contains_aggregate(lhs) || contains_aggregate(rhs),
+        Expr::Group(inner) => contains_aggregate(inner),
+        _ => false,
+    }
+}
+
+fn limit_usize(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
+}
+
+fn paths(result: PlanResult) -> Vec<PathRow> {
+    match result {
+        PlanResult::Paths(rows) => rows,
+        PlanResult::Count(_) => Vec::new(),
+    }
+}
+
+fn path_ids(result: PlanResult, slots: impl Fn(&PathRow) -> Vec<Option<i64>>) -> Vec<i64> {
+    paths(result)
+        .iter()
+        .filter_map(|row| slots(row).first().copied().flatten())
+        .collect()
+}
+
+fn distinct(ids: impl Iterator<Item = i64>) -> Vec<i64> {
+    let mut seen = std::collections::HashSet::new();
+    ids.filter(|id| seen.insert(*id)).collect()
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Entity,
+    Relationship,
+}
+
+/// Loads objects and returns them in the order of `ids`.
+fn load_in_order<E: PlanExecutor>(
+    store: &E,
+    ids: &[i64],
+    kind: Kind,
+) -> Result<Vec<PlanObject>, StoreError> {
+    let mut by_id = load_map(store, ids, kind)?;
+    Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+}
+
+fn load_map<E: PlanExecutor>(
+    store: &E,
+    ids: &[i64],
+    kind: Kind,
+) -> Result<HashMap<i64, PlanObject>, StoreError> {
+    let mut by_id = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(LOAD_CHUNK) {
+        let objects = match kind {
+            Kind::Entity => store.load_entities(chunk)?,
+            Kind::Relationship => store.load_relationships(chunk)?,
+        };
+        by_id.extend(objects.into_iter().map(|o| (o.id, o)));
+    }
+    Ok(by_id)
+}
+
+/// Entities and relationships of all paths, by id.
+pub(crate) struct LoadedObjects {
+    pub(crate) entities: HashMap<i64, PlanObject>,
+    pub(crate) relationships: HashMap<i64, PlanObject>,
+}
+
+/// Returns the slots whose properties the RETURN items and ORDER BY read; `count(alias)`
+/// needs only ids, so its slot is not loaded for it.
+fn needed_slots(
+    items: &[crate::ast::ReturnItem],
+    query: &Query,
+    aliases: &Aliases,
+) -> Vec<Binding> {
+    fn visit(expr: &Expr, aliases: &Aliases, out: &mut Vec<Binding>) {
+        match expr {
+            Expr::Call {
+                func: Func::Count,
+                args,
+                ..
+            } if matches!(args.as_slice(), [Expr::Alias(_)]) => {}
+            Expr::Alias(alias) | Expr::AllProps(alias) => out.extend(aliases.resolve(&alias.name)),
+            Expr::Prop(prop) => {
+                if let Some(alias) = &prop.alias {
+                    out.extend(aliases.resolve(&alias.name));
+                }
+            }
+            Expr::Call { args, .. } => args.iter().for_each(|a| visit(a, aliases, out)),
+            Expr::Binary { lhs, rhs, .. } => {
+                visit(lhs, aliases, out);
+                visit(rhs, aliases, out);
+            }
+            Expr::Group(inner) => visit(inner, aliases, out),
+            Expr::Literal(_) => {}
+        }
+    }
+    let mut out = Vec::new();
+    for item in items {
+        visit(&item.expr, aliases, &mut out);
+    }
+    if let Some(order) = &query.order_by
+        && let OrderKey::Prop(prop) = &order.key
+    {
+        visit(&Expr::Prop(prop.clone()), aliases, &mut out);
+    }
+    out
+}
+
+fn load_objects<E: PlanExecutor>(
+    store: &E,
+    rows: &[PathRow],
+    needed: &[Binding],
+) -> Result<LoadedObjects, StoreError> {
+    let entity_slots: Vec<usize> = needed
+        .iter()
+        .filter_map(|b| match b {
+            Binding::Entity(n) => Some(*n),
+            _ => None,
+        })
+        .collect();
+    let relationship_slots: Vec<usize> = needed
+        .iter()
+        .filter_map(|b| match b {
+            Binding::Relationship(i) => Some(*i),
+            _ => None,
+        })
+        .collect();
+    let entity_ids = distinct(rows.iter().flat_map(|r| {
+        entity_slots
+            .iter()
+            .filter_map(|n| r.entities.get(*n).copied().flatten())
+    }));
+    let relationship_ids = distinct(rows.iter().flat_map(|r| {
+        relationship_slots
+            .iter()
+            .filter_map(|i| r.relationships.get(*i).copied().flatten())
+    }));
+    Ok(LoadedObjects {
+        entities: load_map(store, &entity_ids, Kind::Entity)?,
+        relationships: load_map(store, &relationship_ids, Kind::Relationship)?,
+    })
+}

@@ -1,0 +1,244 @@
+//! Filter semantics as the store runs them in SQL: the truth table, types, paging and hostile values.
+
+#![allow(clippy::unwrap_used, reason = "tests")]
+#![allow(clippy::panic, reason = "tests")]
+
+mod common;
+
+use qgraph_model::{
+    DeclaredType, Entity, GraphObject, GraphSink, StepDeclaration, StepResult, StepStatus, Value,
+};
+use qgraph_query::{QueryOptions, QueryResult, run_query};
+use qgraph_store::{GraphStore, InstanceKind, NewInstance, SqliteStore, SyncOptions, SyncRun};
+
+/// Stores `entities` of type `thing` (class `Thing`) with one sync run.
+fn store_with(entities: Vec<Entity>) -> SqliteStore {
+    let store = SqliteStore::open_in_memory().unwrap();
+    let instance = store
+        .create_instance(NewInstance {
+            name: "test".into(),
+            kind: InstanceKind::Qualys,
+            config: serde_json::json!({}),
+            password: None,
+        })
+        .unwrap();
+    let mut run = store
+        .begin_sync(instance.id, SyncOptions::at(common::NOW))
+        .unwrap();
+    run.write(
+        "things",
+        entities.into_iter().map(GraphObject::Entity).collect(),
+    )
+    .unwrap();
+    let step = StepDeclaration {
+        id: "things".into(),
+        name: "Things".into(),
+        entity_types: vec![DeclaredType {
+            object_type: "thing".into(),
+            partial: false,
+        }],
+        relationship_types: Vec::new(),
+        depends_on: Vec::new(),
+    };
+    let result = StepResult {
+        id: "things".into(),
+        status: StepStatus::Success,
+        started_on: common::NOW,
+        ended_on: common::NOW,
+        counts: Default::default(),
+        errors: Vec::new(),
+    };
+    run.commit(&[step], &[result]).unwrap();
+    store
+}
+
+fn thing(key: &str, value: Option<Value>) -> Entity {
+    let mut entity = Entity::new(key, "thing", &["Thing"]).unwrap();
+    if let Some(value) = value {
+        entity.set("p", value);
+    }
+    entity
+}
+
+fn keys(store: &SqliteStore, query: &str) -> Vec<String> {
+    let result = run_query(store, query, &QueryOptions::at(common::NOW))
+        .unwrap_or_else(|e| panic!("{query}: {e}"));
+    let QueryResult::List { entities, .. } = result else {
+        panic!("{query}: not a list");
+    };
+    let mut keys: Vec<String> = entities
+        .iter()
+        .map(|e| e.properties["_key"].as_str().unwrap().to_owned())
+        .collect();
+    keys.sort();
+    keys
+}
+
+#[test]
+fn truth_table_in_sql() {
+    let store = store_with(vec![
+        thing("v-f", Some("f".into())),
+        thing("v-n", Some("n".into())),
+        thing("v-fn", Some(vec!["f", "n"].into())),
+        thing("v-x", Some("x".into())),
+        thing("v-xy", Some(vec!["x", "y"].into())),
+        thing("v-undefined", None),
+    ]);
+    let filters: [(&str, &[&str]); 6] = [
+        ("p = 'f'", &["v-f", "v-fn"]),
+        ("p = 'n'", &["v-fn", "v-n"]),
+        ("p = ('f' AND 'n')", &["v-fn"]),
+        ("p = ('f' OR 'n')", &["v-f", "v-fn", "v-n"]),
+        (
+            "p != ('f' AND 'n')",
+            &["v-f", "v-n", "v-undefined", "v-x", "v-xy"],
+        ),
+        ("p != ('f' OR 'n')", &["v-undefined", "v-x", "v-xy"]),
+    ];
+    for (filter, expected) in filters {
+        let query = format!("FIND thing WITH {filter}");
+        assert_eq!(keys(&store, &query), expected, "{filter}");
+    }
+}
+
+#[test]
+fn types_are_not_coerced_in_sql() {
+    let store = store_with(vec![
+        thing("number", Some(Value::Int(10))),
+        thing("text", Some("10".into())),
+        thing("flag", Some(Value::Bool(true))),
+        thing("one", Some(Value::Int(1))),
+        thing("float", Some(Value::Float(10.0))),
+    ]);
+    assert_eq!(keys(&store, "FIND thing WITH p = 10"), ["float", "number"]);
+    assert_eq!(keys(&store, "FIND thing WITH p = '10'"), ["text"]);
+    assert_eq!(keys(&store, "FIND thing WITH p = true"), ["flag"]);
+    assert_eq!(keys(&store, "FIND thing WITH p > 5"), ["float", "number"]);
+    assert_eq!(
+        keys(&store, "FIND thing WITH p != true"),
+        ["float", "number", "one", "text"]
+    );
+}
+
+#[test]
+fn hostile_property_names_and_values() {
+    let mut odd = Entity::new("odd", "thing", &["Thing"]).unwrap();
+    odd.set("we\"ird", "a'b");
+    odd.set("tag.x-y", "z");
+    odd.set("p", "50% off_sale");
+    let store = store_with(vec![odd, thing("plain", Some("5 off".into()))]);
+    assert_eq!(
+        keys(&store, r#"FIND thing WITH [we"ird] = 'a\'b'"#),
+        ["odd"]
+    );
+    assert_eq!(keys(&store, "FIND thing WITH [tag.x-y] = 'z'"), ["odd"]);
+    // LIKE wildcards in values are literal text.
+    assert_eq!(keys(&store, "FIND thing WITH p ~= '%'"), ["odd"]);
+    assert_eq!(keys(&store, "FIND thing WITH p ^= '5'"), ["odd", "plain"]);
+    assert_eq!(keys(&store, "FIND thing WITH p $= '_sale'"), ["odd"]);
+    assert_eq!(keys(&store, "FIND thing WITH p = /\\d+% off/"), ["odd"]);
+    assert_eq!(keys(&store, "FIND thing WITH p ^= /\\d off/"), ["plain"]);
+}
+
+#[test]
+fn default_page_and_cursor_cover_all_entities() {
+    let entities: Vec<Entity> = (0..600)
+        .map(|i| thing(&format!("t{i:04}"), Some(Value::Int(i))))
+        .collect();
+    let store = store_with(entities);
+    let mut options = QueryOptions::at(common::NOW);
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    loop {
+        let QueryResult::List {
+            entities,
+            next_cursor,
+        } = run_query(&store, "FIND thing", &options).unwrap()
+        else {
+            panic!("not a list");
+        };
+        pages += 1;
+        assert!(entities.len() <= 250);
+        seen.extend(entities.into_iter().map(|e| e.id));
+        match next_cursor {
+            Some(cursor) => options.cursor = cursor,
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    seen.sort_unstable();
+    seen.dedup();
+    assert_eq!(seen.len(), 600);
+}
+
+#[test]
+fn table_pages_with_cursor() {
+    let entities: Vec<Entity> = (0..300)
+        .map(|i| thing(&format!("t{i:04}"), Some(Value::Int(i))))
+        .collect();
+    let store = store_with(entities);
+    let query = "FIND thing AS t RETURN t.p ORDER BY t.p DESC";
+    let first = run_query(&store, query, &QueryOptions::at(common::NOW)).unwrap();
+    let QueryResult::Table {
+        rows, next_cursor, ..
+    } = first
+    else {
+        panic!("not a table");
+    };
+    assert_eq!(rows.len(), 250);
+    assert_eq!(rows[0], vec![Value::Int(299)]);
+    let mut options = QueryOptions::at(common::NOW);
+    options.cursor = next_cursor.unwrap();
+    let QueryResult::Table {
+        rows, next_cursor, ..
+    } = run_query(&store, query, &options).unwrap()
+    else {
+        panic!("not a table");
+    };
+    assert_eq!(rows.len(), 50);
+    assert_eq!(rows[49], vec![Value::Int(0)]);
+    assert_eq!(next_cursor, None);
+}
+
+#[test]
+fn count_pushdown_counts_distinct() {
+    let store = store_with(vec![
+        thing("a", Some(Value::Int(1))),
+        thing("b", Some(Value::Int(1))),
+        thing("c", Some(Value::Int(2))),
+        thing("d", None),
+    ]);
+    let run = |q: &str| match run_query(&store, q, &QueryOptions::at(common::NOW)).unwrap() {
+        QueryResult::Table { rows, .. } => rows,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        run("FIND thing AS t RETURN count(t)"),
+        vec![vec![Value::Int(4)]]
+    );
+    assert_eq!(
+        run("FIND thing AS t RETURN count(t.p)"),
+        vec![vec![Value::Int(2)]]
+    );
+    assert_eq!(
+        run("FIND thing WITH p > 5 AS t RETURN count(t)"),
+        vec![vec![Value::Int(0)]]
+    );
+}
+
+#[test]
+fn unbound_parameter_is_an_error() {
+    let store = store_with(vec![thing("a", Some("x".into()))]);
+    let error = run_query(
+        &store,
+        "FIND thing WITH p = ${ param.owner }",
+        &QueryOptions::at(0),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(error.contains("parameter `owner` has no value"), "{error}");
+    let mut options = QueryOptions::at(0);
+    options.params.insert("owner".into(), "x".into());
+    let result = run_query(&store, "FIND thing WITH p = ${ param.owner }", &options).unwrap();
+    assert!(matches!(result, QueryResult::List { entities, .. } if entities.len() == 1));
+}

@@ -1,0 +1,126 @@
+//! Runs one first sync and one unchanged re-sync of N generated findings
+//! into a file database and prints the times, for profiling outside criterion.
+//!
+//! `cargo run --release -p qgraph-store --example sync_profile -- 1000000`
+//! (set `RUST_LOG=qgraph_store=debug` for per-phase times).
+
+#![allow(clippy::unwrap_used, reason = "a profiling tool fails loudly")]
+
+use std::time::Instant;
+
+use qgraph_model::{
+    DeclaredType, Entity, GraphObject, GraphSink, StepDeclaration, StepResult, StepStatus,
+};
+use qgraph_store::{
+    GraphStore, InstanceKind, KeySource, NewInstance, SqliteStore, SyncOptions, SyncRun,
+};
+
+fn finding(i: u64) -> Entity {
+    let host_id = i % 10_000;
+    let qid = 38_000 + i / 10_000;
+    let mut e = Entity::new(
+        format!("qualys-host-finding-{host_id}-{qid}"),
+        "qualys_host_finding",
+        &["Finding"],
+    )
+    .unwrap();
+    e.display_name = Some(format!("QID {qid} on host {host_id}"));
+    e.set("qid", qid)
+        .set("hostId", host_id)
+        .set("type", "Confirmed")
+        .set("severity", "high")
+        .set("numericSeverity", 8)
+        .set("qualysSeverity", 4)
+        .set("status", "Active")
+        .set("open", true)
+        .set("category", "system-scan")
+        .set("port", 443)
+        .set("protocol", "tcp")
+        .set("ssl", true)
+        .set("firstFoundOn", 1_690_000_000_000_i64)
+        .set("lastFoundOn", 1_700_000_000_000_i64)
+        .set("lastTestedOn", 1_700_000_000_000_i64)
+        .set("fqdn", format!("host-{host_id}.example.test"))
+        .set("targets", vec![format!("10.0.{}.{}", host_id / 256, host_id % 256), host_id.to_string()])
+        .set("details", "TLSv1.0 is supported on port 443; the server accepts connections with weak cipher suites such as RC4 and 3DES.")
+        .set("production", true)
+        .set("public", true);
+    e
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    let count: u64 = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(100_000);
+    let dir = std::env::temp_dir().join(format!("qgraph-profile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = SqliteStore::open_with_key(dir.join("graph.db"), KeySource::Ephemeral).unwrap();
+    let instance = store
+        .create_instance(NewInstance {
+            name: "profile".to_owned(),
+            kind: InstanceKind::Qualys,
+            config: serde_json::json!({}),
+            password: None,
+        })
+        .unwrap()
+        .id;
+    let steps = vec![StepDeclaration {
+        id: "findings".to_owned(),
+        name: "findings".to_owned(),
+        entity_types: vec![DeclaredType {
+            object_type: "qualys_host_finding".to_owned(),
+            partial: true,
+        }],
+        relationship_types: Vec::new(),
+        depends_on: Vec::new(),
+    }];
+    let results = vec![StepResult {
+        id: "findings".to_owned(),
+        status: StepStatus::Success,
+        started_on: 0,
+        ended_on: 0,
+        counts: Default::default(),
+        errors: Vec::new(),
+    }];
+
+    for (label, now) in [("first sync", 1), ("unchanged re-sync", 2)] {
+        let start = Instant::now();
+        let mut run = store.begin_sync(instance, SyncOptions::at(now)).unwrap();
+        let mut batch = Vec::with_capacity(5_000);
+        for i in 0..count {
+            batch.push(GraphObject::Entity(finding(i)));
+            if batch.len() == 5_000 {
+                run.write("findings", std::mem::take(&mut batch)).unwrap();
+            }
+        }
+        if !batch.is_empty() {
+            run.write("findings", batch).unwrap();
+        }
+        let staged = start.elapsed();
+        let report = run.commit(&steps, &results).unwrap();
+        let total = start.elapsed();
+        println!(
+            "{label}: {count} findings in {:.2} s (staging {:.2} s) = {:.0} per second; created {}, updated {}",
+            total.as_secs_f64(),
+            staged.as_secs_f64(),
+            count as f64 / total.as_secs_f64(),
+            report.entities_created,
+            report.entities_updated
+        );
+    }
+    store
+        .with_connection(|conn| conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)"))
+        .unwrap();
+    let bytes = std::fs::metadata(dir.join("graph.db")).unwrap().len();
+    println!(
+        "database: {bytes} bytes, {:.0} bytes per finding",
+        bytes as f64 / count as f64
+    );
+    drop(store);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

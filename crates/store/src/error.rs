@@ -1,0 +1,89 @@
+//! Errors of the graph store.
+
+use std::path::PathBuf;
+
+use crate::types::InstanceId;
+
+/// A failed store operation.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("failed to open the graph database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+
+    #[error(
+        "the graph database {path} has schema version {found}, but this build knows versions up to {supported}: upgrade qgraph to open it"
+    )]
+    UnknownSchemaVersion {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
+
+    #[error("SQLite error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+
+    #[error("invalid JSON in the stored column {column}: {source}")]
+    StoredJson {
+        column: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+
+    #[error("failed to encode {what} as JSON: {source}")]
+    EncodeJson {
+        what: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+
+    #[error("stored relationship {key:?} has an unknown class {class:?}")]
+    StoredClass { key: String, class: String },
+
+    #[error("integration instance {0} not found")]
+    InstanceNotFound(String),
+
+    #[error("an integration instance named {0:?} already exists: choose another name")]
+    InstanceExists(String),
+
+    #[error("the mapper scope (instance 0) cannot be changed or removed")]
+    ReservedInstance,
+
+    #[error("instance {instance} already has a sync run in progress in this process")]
+    RunInProgress { instance: InstanceId },
+
+    #[error("secret key file {path}: {source}")]
+    KeyFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error(
+        "secret key file {path} has mode {mode:o}, readable by other users: run chmod 600 on it"
+    )]
+    KeyFilePermissions { path: PathBuf, mode: u32 },
+
+    #[error("invalid secret key from {origin}: expected 64 hexadecimal characters (32 bytes)")]
+    InvalidKey { origin: String },
+
+    #[error("environment variable {0} with the secret key is not set")]
+    KeyEnvMissing(String),
+
+    #[error(
+        "failed to decrypt the password of instance {instance}: the secret key is not the one it was stored with"
+    )]
+    Decrypt { instance: InstanceId },
+
+    #[error("failed to encrypt the password of instance {instance}")]
+    Encrypt { instance: String },
+
+    #[error("failed to draw random bytes from the operating system")]
+    Random,
+
+    #[error(transparent)]
+    Import(#[from] crate::import::ImportError),
+}

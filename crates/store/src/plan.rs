@@ -1,0 +1,212 @@
+//! A backend-neutral query plan: the work a graph query requests from the store.
+//!
+//! A plan is a chain of entity nodes joined by relationship hops, with
+//! property predicates on nodes and relationships, and an output shape. Each
+//! backend runs a plan in its own query language (SQLite: `sqlite::plan`), so
+//! filters and traversals run in the database. The query engine builds plans
+//! and shapes their rows; the store never parses J1QL.
+
+use qgraph_model::Properties;
+
+use crate::error::StoreError;
+
+/// A chain of nodes and hops to match, with filters and the output wanted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GraphPlan {
+    /// Entity nodes; node 0 is the start of the chain.
+    pub nodes: Vec<NodePlan>,
+    /// Hops; hop `i` binds relationship slot `i` and reaches node `i + 1`.
+    pub hops: Vec<HopPlan>,
+    /// A predicate over any slots, applied after the traversal (J1QL `WHERE`).
+    pub filter: Option<Predicate>,
+    pub output: PlanOutput,
+    /// Sort key of the output rows; rows without a value sort first.
+    pub order: Option<SortKey>,
+    /// Rows to skip before the first one returned.
+    pub skip: u64,
+    /// Most rows returned; `None` returns all.
+    pub limit: Option<u64>,
+}
+
+/// The entity selection and filter of one node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodePlan {
+    pub selector: EntitySelector,
+    /// A predicate whose slots are this node (J1QL `WITH`).
+    pub filter: Option<Predicate>,
+}
+
+/// Entity selection before filters.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EntitySelector {
+    /// Every entity.
+    Any,
+    /// Entities with one of `types` as `_type` or one of `classes` among `_class`.
+    Names {
+        classes: Vec<String>,
+        types: Vec<String>,
+    },
+    /// Entities with the text inside their key, display name or any property value.
+    Text(String),
+}
+
+/// A relationship hop from an earlier node to the next node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HopPlan {
+    /// The node the hop starts from.
+    pub from: usize,
+    /// Relationship classes to follow; empty follows every class.
+    pub classes: Vec<String>,
+    pub direction: HopDirection,
+    pub mode: HopMode,
+}
+
+/// The stored direction a hop follows, relative to its `from` node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HopDirection {
+    /// Either direction.
+    Both,
+    /// From the `from` node to the reached node.
+    Outgoing,
+    /// From the reached node to the `from` node.
+    Incoming,
+}
+
+/// The constraint a hop puts on a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HopMode {
+    /// The hop must match; each match is one path.
+    Required,
+    /// Paths are kept when the hop has no match; its slots are then empty.
+    Optional,
+    /// The `from` entity is kept only when no such hop exists; its slots stay empty.
+    Negated,
+}
+
+/// A slot of a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    Entity(usize),
+    Relationship(usize),
+}
+
+/// A property of the object bound to a slot. `_key`, `_type`, `_class`,
+/// `displayName` and the metadata such as `_source` and `_createdOn` are
+/// properties too.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PropertyRef {
+    pub slot: Slot,
+    pub name: String,
+}
+
+/// A boolean condition on slot properties.
+///
+/// Comparisons are positive and hold when the value, or any element of an
+/// array value, matches; values of another type never match (no coercion).
+/// Negated J1QL operators are `Not` of the positive form, so they hold on
+/// absent properties.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Predicate {
+    And(Vec<Predicate>),
+    Or(Vec<Predicate>),
+    Not(Box<Predicate>),
+    /// The property is present and not null.
+    Exists(PropertyRef),
+    Compare {
+        property: PropertyRef,
+        op: CompareOp,
+        value: PlanValue,
+    },
+    /// Some value of `lhs` relates to some value of `rhs` by `op`.
+    CompareProperties {
+        lhs: PropertyRef,
+        op: CompareOp,
+        rhs: PropertyRef,
+    },
+    /// Always false; used for comparisons that can never hold.
+    False,
+}
+
+/// Positive comparison operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompareOp {
+    Eq,
+    Lt,
+    Gt,
+    Le,
+    Ge,
+    Contains,
+    StartsWith,
+    EndsWith,
+}
+
+/// A literal in a plan.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PlanValue {
+    Str(String),
+    Number(f64),
+    Bool(bool),
+    /// A regular expression in the syntax of the `regex` crate, matched unanchored.
+    Regex {
+        pattern: String,
+        case_insensitive: bool,
+    },
+}
+
+/// The output shape of a plan.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PlanOutput {
+    /// Every matching path: ids of all entity and relationship slots.
+    Paths,
+    /// The distinct entities of one node slot, as one-slot paths.
+    DistinctEntities(usize),
+    /// The number of distinct entities of a node slot, or of distinct values of one of their properties.
+    CountDistinct {
+        node: usize,
+        property: Option<String>,
+    },
+}
+
+/// A sort key: a property and its direction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SortKey {
+    pub property: PropertyRef,
+    pub descending: bool,
+}
+
+/// One matching path: object ids per slot, `None` where an optional or negated hop bound nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathRow {
+    pub entities: Vec<Option<i64>>,
+    pub relationships: Vec<Option<i64>>,
+}
+
+/// The result of running a plan.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PlanResult {
+    Paths(Vec<PathRow>),
+    Count(u64),
+}
+
+/// A stored entity or relationship as the query engine reads it: its row id
+/// and all its properties, including `_key`, `_type`, `_class` and the
+/// metadata (`_id`, `_source`, `_createdOn`, `_updatedOn`, `_version`,
+/// `_integrationInstanceId`, `_integrationType`; relationships add
+/// `_fromEntityId` and `_toEntityId`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanObject {
+    pub id: i64,
+    pub properties: Properties,
+}
+
+/// A backend that runs plans.
+pub trait PlanExecutor {
+    /// Runs a plan.
+    fn execute_plan(&self, plan: &GraphPlan) -> Result<PlanResult, StoreError>;
+
+    /// Loads entities by row id; ids not found are left out.
+    fn load_entities(&self, ids: &[i64]) -> Result<Vec<PlanObject>, StoreError>;
+
+    /// Loads relationships by row id; ids not found are left out.
+    fn load_relationships(&self, ids: &[i64]) -> Result<Vec<PlanObject>, StoreError>;
+}

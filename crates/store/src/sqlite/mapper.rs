@@ -1,0 +1,692 @@
+//! The mapper: resolves mapped relationship definitions against every entity
+//! in the store, keeps placeholder targets in the mapper scope, and applies
+//! the global mapping rules.
+
+use qgraph_model::{Properties, RelationshipClass, Value, relationship_type};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{OptionalExtension, Transaction, params, params_from_iter};
+
+use super::diff::json_path;
+use super::read::{parse_json, to_json};
+use crate::error::StoreError;
+use crate::types::{InstanceKind, MAPPER_INSTANCE, SyncReport};
+
+/// Definitions are read in pages of this many, so memory stays bounded.
+const PAGE: i64 = 1_000;
+
+/// `_type` of a placeholder whose target entity names no `_type`.
+const PLACEHOLDER_TYPE: &str = "mapped_entity";
+
+struct Definition {
+    id: i64,
+    instance_id: i64,
+    key: String,
+    relationship_type: String,
+    class: String,
+    display_name: Option<String>,
+    properties: String,
+    forward: bool,
+    source_key: String,
+    filter_keys: Vec<Vec<String>>,
+    target: Properties,
+    skip_target_creation: bool,
+}
+
+/// Resolves every stored definition. `changed` names the temporary table
+/// that collects ids of created or changed entities, for the global rules.
+pub(crate) fn resolve_all(
+    tx: &Transaction<'_>,
+    now_ms: i64,
+    changed: Option<&str>,
+    report: &mut SyncReport,
+) -> Result<(), StoreError> {
+    let mut after = 0i64;
+    loop {
+        let page = definitions_after(tx, after)?;
+        let Some(last) = page.last() else {
+            break;
+        };
+        after = last.id;
+        for definition in &page {
+            resolve(tx, definition, now_ms, changed, report)?;
+        }
+    }
+    Ok(())
+}
+
+fn definitions_after(tx: &Transaction<'_>, after: i64) -> Result<Vec<Definition>, StoreError> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT id, instance_id, relationship_key, relationship_type, class, display_name, properties, \
+             direction, source_entity_key, target_filter_keys, target_entity, skip_target_creation \
+         FROM mapped_relationships WHERE id > ?1 ORDER BY id LIMIT ?2",
+    )?;
+    let rows = stmt
+        .query_map(params![after, PAGE], |row| {
+            Ok((
+                (
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, i64>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, String>(3)?,
+                    row.get::<_, String>(4)?,
+                    row.get::<_, Option<String>>(5)?,
+                ),
+                (
+                    row.get::<_, String>(6)?,
+                    row.get::<_, String>(7)?,
+                    row.get::<_, String>(8)?,
+                    row.get::<_, String>(9)?,
+                    row.get::<_, String>(10)?,
+                    row.get::<_, bool>(11)?,
+                ),
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    rows.into_iter()
+        .map(
+            |((id, instance_id, key, rel_type, class, display_name), rest)| {
+                let (properties, direction, source_key, filter_keys, target, skip) = rest;
+                Ok(Definition {
+                    id,
+                    instance_id,
+                    key,
+                    relationship_type: rel_type,
+                    class,
+                    display_name,
+                    properties,
+                    forward: direction != "REVERSE",
+                    source_key,
+                    filter_keys: parse_json(
+                        &filter_keys,
+                        "mapped_relationships.target_filter_keys",
+                    )?,
+                    target: parse_json(&target, "mapped_relationships.target_entity")?,
+                    skip_target_creation: skip,
+                })
+            },
+        )
+        .collect()
+}
+
+fn resolve(
+    tx: &Transaction<'_>,
+    definition: &Definition,
+    now_ms: i64,
+    changed: Option<&str>,
+    report: &mut SyncReport,
+) -> Result<(), StoreError> {
+    let source_id: Option<i64> = tx
+        .prepare_cached("SELECT id FROM entities WHERE instance_id = ?1 AND entity_key = ?2")?
+        .query_row(
+            params![definition.instance_id, definition.source_key],
+            |row| row.get(0),
+        )
+        .optional()?;
+
+    let mut targets = Vec::new();
+    if let Some(source_id) = source_id {
+        targets = find_targets(tx, definition, source_id)?;
+        if targets.is_empty() && !definition.skip_target_creation {
+            targets.push(ensure_placeholder(tx, definition, now_ms, changed, report)?);
+        }
+    }
+    sync_resolved(tx, definition, source_id, &targets, now_ms, report)
+}
+
+/// Returns the entities (outside the mapper scope) matching the first
+/// alternative of the filter keys that matches any.
+fn find_targets(
+    tx: &Transaction<'_>,
+    definition: &Definition,
+    source_id: i64,
+) -> Result<Vec<i64>, StoreError> {
+    for alternative in &definition.filter_keys {
+        let Some((conditions, values)) = filter_sql(alternative, &definition.target) else {
+            continue;
+        };
+        let sql = format!(
+            "SELECT e.id FROM entities e WHERE e.instance_id != 0 AND e.id != {source_id} \
+             AND {conditions} ORDER BY e.id"
+        );
+        let mut stmt = tx.prepare_cached(&sql)?;
+        let ids = stmt
+            .query_map(params_from_iter(values), |row| row.get(0))?
+            .collect::<Result<Vec<i64>, _>>()?;
+        if !ids.is_empty() {
+            return Ok(ids);
+        }
+    }
+    Ok(Vec::new())
+}
+
+/// Builds the SQL conditions of one alternative; `None` when a value cannot
+/// be compared (missing, null, or an array outside `_class`).
+fn filter_sql(properties: &[String], target: &Properties) -> Option<(String, Vec<SqlValue>)> {
+    let mut conditions = Vec::new();
+    let mut values = Vec::new();
+    for property in properties {
+        let value = target.get(property)?;
+        match property.as_str() {
+            "_key" => {
+                conditions.push("e.entity_key = ?".to_owned());
+                values.push(SqlValue::Text(value.as_str()?.to_owned()));
+            }
+            "_type" => {
+                conditions.push("e.entity_type = ?".to_owned());
+                values.push(SqlValue::Text(value.as_str()?.to_owned()));
+            }
+            "_class" => {
+                for class in class_list(value)? {
+                    conditions.push(
+                        "EXISTS (SELECT 1 FROM entity_classes c WHERE c.entity_id = e.id AND c.class = ?)"
+                            .to_owned(),
+                    );
+                    values.push(SqlValue::Text(class));
+                }
+            }
+            name => {
+                conditions.push(format!("{} = ?", property_expr("e", name)));
+                values.push(sql_value(value)?);
+            }
+        }
+    }
+    if conditions.is_empty() {
+        return None;
+    }
+    Some((conditions.join(" AND "), values))
+}
+
+/// Returns the SQL expression of a property of the entity aliased `alias`,
+/// written exactly as the property indexes are, so they apply.
+pub(crate) fn property_expr(alias: &str, property: &str) -> String {
+    match property {
+        "_key" => format!("{alias}.entity_key"),
+        "_type" => format!("{alias}.entity_type"),
+        name => format!(
+            "json_extract({alias}.properties, '{}')",
+            json_path(name).replace('\'', "''")
+        ),
+    }
+}
+
+fn class_list(value: &Value) -> Option<Vec<String>> {
+    match value {
+        Value::String(class) => Some(vec![class.clone()]),
+        Value::Array(items) => items
+            .iter()
+            .map(|item| item.as_str().map(str::to_owned))
+            .collect(),
+        _ => None,
+    }
+}
+
+/// Converts a property value to what `json_extract` returns for it.
+fn sql_value(value: &Value) -> Option<SqlValue> {
+    match value {
+        Value::Bool(b) => Some(SqlValue::Integer(i64::from(*b))),
+        Value::Int(n) => Some(SqlValue::Integer(*n)),
+        Value::UInt(n) => Some(SqlValue::Real(*n as f64)),
+        Value::Float(x) => Some(SqlValue::Real(*x)),
+        Value::String(s) => Some(SqlValue::Text(s.clone())),
+        Value::Null | Value::Array(_) => None,
+    }
+}
+
+/// Returns the key of the placeholder for a definition's target: the
+/// target's `_key`, or its `_type` and first filter values, so definitions
+/// from different instances that describe the same target share one placeholder.
+fn placeholder_key(definition: &Definition) -> String {
+    if let Some(Value::String(key)) = definition.target.get("_key") {
+        return key.clone();
+    }
+    let mut key = definition
+        .target
+        .get("_type")
+        .and_then(Value::as_str)
+        .unwrap_or(PLACEHOLDER_TYPE)
+        .to_owned();
+    if let Some(first) = definition.filter_keys.first() {
+        for property in first {
+            let value = definition
+                .target
+                .get(property)
+                .map(|v| match v {
+                    Value::Array(items) => items
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    other => other.to_string(),
+                })
+                .unwrap_or_default();
+            key.push(':');
+            key.push_str(property);
+            key.push('=');
+            key.push_str(&value);
+        }
+    }
+    key
+}
+
+/// Returns the placeholder target of a definition, creating it or adding the
+/// definition's target properties to it.
+fn ensure_placeholder(
+    tx: &Transaction<'_>,
+    definition: &Definition,
+    now_ms: i64,
+    changed: Option<&str>,
+    report: &mut SyncReport,
+) -> Result<i64, StoreError> {
+    let key = placeholder_key(definition);
+    let mut properties = definition.target.clone();
+    let entity_type =
+        take_string(&mut properties, "_type").unwrap_or_else(|| PLACEHOLDER_TYPE.to_owned());
+    let classes = properties
+        .remove("_class")
+        .and_then(|v| class_list(&v))
+        .unwrap_or_default();
+    let display_name = take_string(&mut properties, "displayName");
+    properties.remove("_key");
+
+    let existing: Option<(i64, String)> = tx
+        .prepare_cached(
+            "SELECT id, properties FROM entities WHERE instance_id = 0 AND entity_key = ?1",
+        )?
+        .query_row(params![key], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()?;
+
+    if let Some((id, stored)) = existing {
+        // Properties of several definitions with the same target accumulate.
+        let mut merged: Properties = parse_json(&stored, "entities.properties")?;
+        merged.extend(properties);
+        let merged = to_json(&merged, "placeholder properties")?;
+        if merged != stored {
+            tx.execute(
+                "UPDATE entities SET properties = ?2, updated_on = ?3, version = version + 1 WHERE id = ?1",
+                params![id, merged, now_ms],
+            )?;
+            mark_changed(tx, changed, id)?;
+        }
+        return Ok(id);
+    }
+
+    tx.execute(
+        "INSERT INTO entities (instance_id, entity_key, entity_type, classes, display_name, properties, \
+             raw_data, source, step_id, created_on, updated_on, version) \
+         VALUES (0, ?1, ?2, ?3, ?4, ?5, NULL, ?6, NULL, ?7, ?7, 1)",
+        params![
+            key,
+            entity_type,
+            to_json(&classes, "placeholder classes")?,
+            display_name,
+            to_json(&properties, "placeholder properties")?,
+            InstanceKind::Mapper.source(),
+            now_ms
+        ],
+    )?;
+    let id = tx.last_insert_rowid();
+    let mut insert_class = tx.prepare_cached(
+        "INSERT OR IGNORE INTO entity_classes (entity_id, class) VALUES (?1, ?2)",
+    )?;
+    for class in &classes {
+        insert_class.execute(params![id, class])?;
+    }
+    mark_changed(tx, changed, id)?;
+    report.placeholders_created += 1;
+    Ok(id)
+}
+
+fn take_string(properties: &mut Properties, name: &str) -> Option<String> {
+    match properties.remove(name) {
+        Some(Value::String(text)) => Some(text),
+        _ => None,
+    }
+}
+
+fn mark_changed(tx: &Transaction<'_>, changed: Option<&str>, id: i64) -> Result<(), StoreError> {
+    if let Some(table) = changed {
+        tx.execute(
+            &format!("INSERT OR IGNORE INTO temp.{table} (id) VALUES (?1)"),
+            params![id],
+        )?;
+    }
+    Ok(())
+}
+
+struct Resolved {
+    id: i64,
+    key: String,
+    from_id: i64,
+    to_id: i64,
+    relationship_type: String,
+    class: String,
+    display_name: Option<String>,
+    properties: String,
+}
+
+/// Makes the stored relationships of a definition equal to `targets`,
+/// writing only what differs.
+fn sync_resolved(
+    tx: &Transaction<'_>,
+    definition: &Definition,
+    source_id: Option<i64>,
+    targets: &[i64],
+    now_ms: i64,
+    report: &mut SyncReport,
+) -> Result<(), StoreError> {
+    let mut existing = tx
+        .prepare_cached(
+            "SELECT id, relationship_key, from_id, to_id, relationship_type, class, display_name, properties \
+             FROM relationships WHERE mapping_id = ?1",
+        )?
+        .query_map(params![definition.id], |row| {
+            Ok(Resolved {
+                id: row.get(0)?,
+                key: row.get(1)?,
+                from_id: row.get(2)?,
+                to_id: row.get(3)?,
+                relationship_type: row.get(4)?,
+                class: row.get(5)?,
+                display_name: row.get(6)?,
+                properties: row.get(7)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+
+    if let Some(source_id) = source_id {
+        for target in targets {
+            let key = if targets.len() == 1 {
+                definition.key.clone()
+            } else {
+                format!("{}|{target}", definition.key)
+            };
+            let (from_id, to_id) = if definition.forward {
+                (source_id, *target)
+            } else {
+                (*target, source_id)
+            };
+            match existing.iter().position(|r| r.key == key) {
+                Some(index) => {
+                    let current = existing.swap_remove(index);
+                    update_resolved(tx, definition, &current, from_id, to_id, now_ms, report)?;
+                }
+                None => insert_resolved(tx, definition, &key, from_id, to_id, now_ms, report)?,
+            }
+        }
+    }
+
+    for stale in existing {
+        tx.execute("DELETE FROM relationships WHERE id = ?1", params![stale.id])?;
+        report.mapper_relationships_deleted += 1;
+    }
+    Ok(())
+}
+
+fn insert_resolved(
+    tx: &Transaction<'_>,
+    definition: &Definition,
+    key: &str,
+    from_id: i64,
+    to_id: i64,
+    now_ms: i64,
+    report: &mut SyncReport,
+) -> Result<(), StoreError> {
+    // A direct relationship of the instance with the same key wins; the
+    // mapped one is then not stored.
+    let inserted = tx.execute(
+        "INSERT INTO relationships (instance_id, relationship_key, relationship_type, class, from_id, \
+             to_id, display_name, properties, source, step_id, mapping_id, created_on, updated_on, version) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL, ?10, ?11, ?11, 1) \
+         ON CONFLICT (instance_id, relationship_key) DO NOTHING",
+        params![
+            definition.instance_id,
+            key,
+            definition.relationship_type,
+            definition.class,
+            from_id,
+            to_id,
+            definition.display_name,
+            definition.properties,
+            InstanceKind::Mapper.source(),
+            definition.id,
+            now_ms
+        ],
+    )?;
+    report.mapper_relationships_created += u64::try_from(inserted).unwrap_or(0);
+    Ok(())
+}
+
+fn update_resolved(
+    tx: &Transaction<'_>,
+    definition: &Definition,
+    current: &Resolved,
+    from_id: i64,
+    to_id: i64,
+    now_ms: i64,
+    report: &mut SyncReport,
+) -> Result<(), StoreError> {
+    let same = current.from_id == from_id
+        && current.to_id == to_id
+        && current.relationship_type == definition.relationship_type
+        && current.class == definition.class
+        && current.display_name == definition.display_name
+        && current.properties == definition.properties;
+    if same {
+        return Ok(());
+    }
+    tx.execute(
+        "UPDATE relationships SET from_id = ?2, to_id = ?3, relationship_type = ?4, class = ?5, \
+             display_name = ?6, properties = ?7, updated_on = ?8, version = version + 1 WHERE id = ?1",
+        params![
+            current.id,
+            from_id,
+            to_id,
+            definition.relationship_type,
+            definition.class,
+            definition.display_name,
+            definition.properties,
+            now_ms
+        ],
+    )?;
+    report.mapper_relationships_updated += 1;
+    Ok(())
+}
+
+/// Deletes placeholders that no mapped relationship references any more.
+pub(crate) fn remove_unused_placeholders(
+    tx: &Transaction<'_>,
+    report: &mut SyncReport,
+) -> Result<(), StoreError> {
+    let deleted = tx.execute(
+        "DELETE FROM entities WHERE instance_id = 0 \
+           AND NOT EXISTS (SELECT 1 FROM relationships r \
+                           WHERE r.from_id = entities.id AND r.mapping_id IS NOT NULL) \
+           AND NOT EXISTS (SELECT 1 FROM relationships r \
+                           WHERE r.to_id = entities.id AND r.mapping_id IS NOT NULL)",
+        [],
+    )?;
+    report.placeholders_deleted += u64::try_from(deleted).unwrap_or(0);
+    Ok(())
+}
+
+struct Rule {
+    id: i64,
+    source_class: String,
+    target_class: String,
+    joins: Vec<(String, String)>,
+}
+
+/// Applies the global mapping rules to the entities created or changed in
+/// this commit (ids in the temporary table `changed`). A pair is related
+/// when any of the rule's joins matches.
+pub(crate) fn apply_rules(
+    tx: &Transaction<'_>,
+    changed: &str,
+    now_ms: i64,
+    report: &mut SyncReport,
+) -> Result<(), StoreError> {
+    let any_changed: Option<i64> = tx
+        .query_row(
+            &format!("SELECT id FROM temp.{changed} LIMIT 1"),
+            [],
+            |row| row.get(0),
+        )
+        .optional()?;
+    if any_changed.is_none() {
+        return Ok(());
+    }
+
+    let pairs = format!("{changed}_rule_pairs");
+    tx.execute_batch(&format!(
+        "CREATE TEMP TABLE {pairs} (rule_id INTEGER NOT NULL, from_id INTEGER NOT NULL, \
+             to_id INTEGER NOT NULL, PRIMARY KEY (rule_id, from_id, to_id)) WITHOUT ROWID"
+    ))?;
+    for rule in enabled_rules(tx)? {
+        // A rule whose source or target class has no entity at all can
+        // relate nothing, and its joins would still probe every changed row.
+        if class_is_empty(tx, &rule.source_class)? || class_is_empty(tx, &rule.target_class)? {
+            continue;
+        }
+        collect_rule_pairs(tx, &rule, changed, &pairs)?;
+    }
+    delete_stale_rule_relationships(tx, changed, &pairs, report)?;
+    insert_rule_relationships(tx, &pairs, now_ms, report)?;
+    tx.execute_batch(&format!("DROP TABLE temp.{pairs}"))?;
+    Ok(())
+}
+
+fn class_is_empty(tx: &Transaction<'_>, class: &str) -> Result<bool, StoreError> {
+    let found: Option<i64> = tx
+        .prepare_cached("SELECT entity_id FROM entity_classes WHERE class = ?1 LIMIT 1")?
+        .query_row(params![class], |row| row.get(0))
+        .optional()?;
+    Ok(found.is_none())
+}
+
+fn enabled_rules(tx: &Transaction<'_>) -> Result<Vec<Rule>, StoreError> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT id, source_class, target_class, joins FROM mapping_rules WHERE enabled != 0 ORDER BY id",
+    )?;
+    let rows = stmt
+        .query_map([], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, String>(3)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    rows.into_iter()
+        .map(|(id, source_class, target_class, joins)| {
+            Ok(Rule {
+                id,
+                source_class,
+                target_class,
+                joins: parse_json(&joins, "mapping_rules.joins")?,
+            })
+        })
+        .collect()
+}
+
+fn collect_rule_pairs(
+    tx: &Transaction<'_>,
+    rule: &Rule,
+    changed: &str,
+    pairs: &str,
+) -> Result<(), StoreError> {
+    for (source_property, target_property) in &rule.joins {
+        let source_expr = property_expr("s", source_property);
+        let target_expr = property_expr("t", target_property);
+        // From changed sources to any target, then from changed targets to
+        // any source; both directions use the property indexes.
+        for (changed_alias, other_alias, changed_expr, other_expr) in [
+            ("s", "t", &source_expr, &target_expr),
+            ("t", "s", &target_expr, &source_expr),
+        ] {
+            let sql = format!(
+                "INSERT OR IGNORE INTO temp.{pairs} (rule_id, from_id, to_id) \
+                 SELECT ?1, s.id, t.id \
+                 FROM temp.{changed} c \
+                 JOIN entities {changed_alias} ON {changed_alias}.id = c.id \
+                 JOIN entity_classes {changed_alias}c ON {changed_alias}c.entity_id = {changed_alias}.id \
+                     AND {changed_alias}c.class = ?{changed_class} \
+                 JOIN entities {other_alias} ON {other_expr} = {changed_expr} \
+                 JOIN entity_classes {other_alias}c ON {other_alias}c.entity_id = {other_alias}.id \
+                     AND {other_alias}c.class = ?{other_class} \
+                 WHERE s.id != t.id AND {changed_expr} IS NOT NULL",
+                changed_class = if changed_alias == "s" { 2 } else { 3 },
+                other_class = if changed_alias == "s" { 3 } else { 2 },
+            );
+            tx.execute(&sql, params![rule.id, rule.source_class, rule.target_class])?;
+        }
+    }
+    Ok(())
+}
+
+fn delete_stale_rule_relationships(
+    tx: &Transaction<'_>,
+    changed: &str,
+    pairs: &str,
+    report: &mut SyncReport,
+) -> Result<(), StoreError> {
+    let deleted = tx.execute(
+        &format!(
+            "DELETE FROM relationships WHERE rule_id IS NOT NULL \
+               AND (from_id IN (SELECT id FROM temp.{changed}) OR to_id IN (SELECT id FROM temp.{changed})) \
+               AND NOT EXISTS (SELECT 1 FROM temp.{pairs} p WHERE p.rule_id = relationships.rule_id \
+                   AND p.from_id = relationships.from_id AND p.to_id = relationships.to_id)"
+        ),
+        [],
+    )?;
+    report.rule_relationships_deleted += u64::try_from(deleted).unwrap_or(0);
+    Ok(())
+}
+
+fn insert_rule_relationships(
+    tx: &Transaction<'_>,
+    pairs: &str,
+    now_ms: i64,
+    report: &mut SyncReport,
+) -> Result<(), StoreError> {
+    let mut select = tx.prepare(&format!(
+        "SELECT p.rule_id, p.from_id, p.to_id, f.entity_type, t.entity_type, r.relationship_class \
+         FROM temp.{pairs} p \
+         JOIN entities f ON f.id = p.from_id JOIN entities t ON t.id = p.to_id \
+         JOIN mapping_rules r ON r.id = p.rule_id \
+         WHERE NOT EXISTS (SELECT 1 FROM relationships x WHERE x.from_id = p.from_id \
+             AND x.to_id = p.to_id AND x.rule_id = p.rule_id)"
+    ))?;
+    let mut insert = tx.prepare(
+        "INSERT INTO relationships (instance_id, relationship_key, relationship_type, class, from_id, \
+             to_id, display_name, properties, source, step_id, rule_id, created_on, updated_on, version) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?4, '{}', ?7, NULL, ?8, ?9, ?9, 1) \
+         ON CONFLICT (instance_id, relationship_key) DO NOTHING",
+    )?;
+    let mut rows = select.query([])?;
+    while let Some(row) = rows.next()? {
+        let rule_id: i64 = row.get(0)?;
+        let from_id: i64 = row.get(1)?;
+        let to_id: i64 = row.get(2)?;
+        let from_type: String = row.get(3)?;
+        let to_type: String = row.get(4)?;
+        let class_name: String = row.get(5)?;
+        let class = RelationshipClass::new(&class_name).map_err(|_| StoreError::StoredClass {
+            key: format!("mapping rule {rule_id}"),
+            class: class_name.clone(),
+        })?;
+        let inserted = insert.execute(params![
+            MAPPER_INSTANCE.0,
+            format!("rule:{rule_id}:{from_id}:{to_id}"),
+            relationship_type(&from_type, &class, &to_type),
+            class.as_str(),
+            from_id,
+            to_id,
+            InstanceKind::Mapper.source(),
+            rule_id,
+            now_ms
+        ])?;
+        report.rule_relationships_created += u64::try_from(inserted).unwrap_or(0);
+    }
+    Ok(())
+}

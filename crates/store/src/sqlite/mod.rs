@@ -1,0 +1,196 @@
+//! The SQLite backend: one database file in WAL mode, versioned migrations.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+
+use rusqlite::{Connection, OptionalExtension};
+
+use crate::error::StoreError;
+use crate::secret::{KeySource, SecretKey};
+use crate::types::InstanceId;
+
+mod diff;
+mod jobs;
+mod mapper;
+mod merge;
+mod plan;
+pub(crate) mod read;
+mod registry;
+mod store_impl;
+mod sync;
+
+pub use sync::SqliteSyncRun;
+
+/// Migrations in version order; each runs once, in its own transaction.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/0001_init.sql"))];
+
+/// The highest schema version this build can open.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// A graph store in one SQLite database.
+///
+/// All work goes through one connection behind a mutex; a sync run takes the
+/// lock per batch, so readers and other instances interleave with it.
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+    key_source: KeySource,
+    key: OnceLock<SecretKey>,
+    running: Mutex<HashSet<InstanceId>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating if needed) the database at `path`, with
+    /// passwords encrypted under [`KeySource::default_for`] that path.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref();
+        Self::open_with_key(path, KeySource::default_for(path))
+    }
+
+    /// Opens the database at `path` with passwords encrypted under `key_source`.
+    ///
+    /// A database written by a newer build (an unknown schema version) is
+    /// rejected before anything in it changes.
+    pub fn open_with_key(
+        path: impl AsRef<Path>,
+        key_source: KeySource,
+    ) -> Result<Self, StoreError> {
+        let path = path.as_ref().to_owned();
+        let conn = Connection::open(&path).map_err(|source| StoreError::Open {
+            path: path.clone(),
+            source,
+        })?;
+        Self::setup(conn, path, key_source)
+    }
+
+    /// Opens a private in-memory database with a random password key.
+    pub fn open_in_memory() -> Result<Self, StoreError> {
+        let path = PathBuf::from(":memory:");
+        let conn = Connection::open_in_memory().map_err(|source| StoreError::Open {
+            path: path.clone(),
+            source,
+        })?;
+        Self::setup(conn, path, KeySource::Ephemeral)
+    }
+
+    fn setup(
+        mut conn: Connection,
+        path: PathBuf,
+        key_source: KeySource,
+    ) -> Result<Self, StoreError> {
+        let found = schema_version(&conn)?;
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::UnknownSchemaVersion {
+                path,
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+
+        configure(&conn)?;
+        migrate(&mut conn, found)?;
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+            path,
+            key_source,
+            key: OnceLock::new(),
+            running: Mutex::new(HashSet::new()),
+        })
+    }
+
+    /// Returns the database path (`:memory:` for an in-memory store).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Locks the connection. A panic in another thread while it held the lock
+    /// leaves no half-done transaction behind (rusqlite rolls back on drop),
+    /// so a poisoned lock is still safe to use.
+    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `f` with the locked connection, for reads the query engine plans itself.
+    pub fn with_connection<T>(&self, f: impl FnOnce(&Connection) -> T) -> T {
+        f(&self.conn())
+    }
+
+    pub(crate) fn secret_key(&self) -> Result<&SecretKey, StoreError> {
+        if let Some(key) = self.key.get() {
+            return Ok(key);
+        }
+        let key = self.key_source.load()?;
+        Ok(self.key.get_or_init(|| key))
+    }
+
+    pub(crate) fn running(&self) -> MutexGuard<'_, HashSet<InstanceId>> {
+        self.running.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Returns the highest applied migration, or 0 for an empty database.
+fn schema_version(conn: &Connection) -> Result<i64, StoreError> {
+    let has_table: Option<i64> = conn
+        .query_row(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
+            [],
+            |row| row.get(0),
+        )
+        .optional()?;
+    if has_table.is_none() {
+        return Ok(0);
+    }
+    let version: Option<i64> =
+        conn.query_row("SELECT max(version) FROM schema_migrations", [], |row| {
+            row.get(0)
+        })?;
+    Ok(version.unwrap_or(0))
+}
+
+fn configure(conn: &Connection) -> Result<(), StoreError> {
+    // WAL lets readers see the last committed graph while a run commits.
+    // synchronous=NORMAL keeps WAL consistent after a process kill and
+    // can lose only the last commits on power loss.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    // 256 MiB of page cache (negative values are KiB): a commit of a
+    // million entities touches its indexes all over, and a smaller cache
+    // turns that into random reads.
+    conn.pragma_update(None, "cache_size", -262_144)?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    Ok(())
+}
+
+fn migrate(conn: &mut Connection, found: i64) -> Result<(), StoreError> {
+    for (version, sql) in MIGRATIONS {
+        if *version <= found {
+            continue;
+        }
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied_on) VALUES (?1, ?2)",
+            rusqlite::params![version, now_ms()],
+        )?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// Returns the wall clock in epoch milliseconds (0 if the clock is before 1970).
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

@@ -1,0 +1,794 @@
+//! Runs a [`GraphPlan`] on SQLite as one SQL statement.
+//!
+//! Node `n` is the table alias `e{n}` and relationship slot `i` is `r{i}`.
+//! Literals are bound as numbered parameters. Property values live in JSON
+//! columns, so a comparison holds when the value at the property's path, or
+//! any element of an array there, matches with the same JSON type.
+
+use std::fmt::Write as _;
+
+use qgraph_model::{Properties, Value};
+use rusqlite::functions::FunctionFlags;
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, params_from_iter};
+
+use crate::error::StoreError;
+use crate::plan::{
+    CompareOp, EntitySelector, GraphPlan, HopDirection, HopMode, PathRow, PlanExecutor, PlanObject,
+    PlanOutput, PlanResult, PlanValue, Predicate, PropertyRef, Slot,
+};
+use crate::sqlite::SqliteStore;
+
+/// Properties that the schema indexes by expression. The data model types
+/// them as scalars, so their comparisons skip the array branch, which would
+/// keep SQLite from using the index.
+/// NOTE: an array stored under one of these names matches only as a whole.
+const SCALAR_INDEXED: &[&str] = &[
+    "numericSeverity",
+    "open",
+    "severity",
+    "qid",
+    "hostname",
+    "qualysQwebHostId",
+];
+
+/// The SQL function that matches J1QL regexes: `qgraph_regexp(pattern, text, anchor)`
+/// with anchor 0 (anywhere), 1 (at the start) or 2 (at the end).
+const REGEXP_FUNCTION: &str = "qgraph_regexp";
+
+impl PlanExecutor for SqliteStore {
+    fn execute_plan(&self, plan: &GraphPlan) -> Result<PlanResult, StoreError> {
+        let (sql, params) = plan_sql(plan);
+        let conn = self.conn();
+        register_regexp(&conn)?;
+        let mut statement = conn.prepare_cached(&sql)?;
+        let mut rows = statement.query(params_from_iter(params.iter()))?;
+        if let PlanOutput::CountDistinct { .. } = plan.output {
+            let count = match rows.next()? {
+                Some(row) => row.get::<_, i64>(0)?,
+                None => 0,
+            };
+            return Ok(PlanResult::Count(u64::try_from(count).unwrap_or(0)));
+        }
+        let (entity_slots, relationship_slots) = match plan.output {
+            PlanOutput::DistinctEntities(_) => (1, 0),
+            _ => (plan.nodes.len(), plan.hops.len()),
+        };
+        let mut paths = Vec::new();
+        while let Some(row) = rows.next()? {
+            let mut path = PathRow {
+                entities: Vec::with_capacity(entity_slots),
+                relationships: Vec::with_capacity(relationship_slots),
+            };
+            for i in 0..entity_slots {
+                path.entities.push(row.get(i)?);
+            }
+            for i in 0..relationship_slots {
+                path.relationships.push(row.get(entity_slots + i)?);
+            }
+            paths.push(path);
+        }
+        Ok(PlanResult::Paths(paths))
+    }
+
+    fn load_entities(&self, ids: &[i64]) -> Result<Vec<PlanObject>, StoreError> {
+        const SQL: &str = "SELECT e.id, e.entity_key, e.entity_type, e.classes, e.display_name, \
+             e.properties, e.source, e.created_on, e.updated_on, e.version, e.instance_id, i.kind \
+             FROM entities e JOIN instances i ON i.id = e.instance_id \
+             WHERE e.id IN (SELECT value FROM json_each(?1)) ORDER BY e.id";
+        let conn = self.conn();
+        let mut statement = conn.prepare_cached(SQL)?;
+        let mut rows = statement.query([ids_json(ids)])?;
+        let mut objects = Vec::with_capacity(ids.len());
+        while let Some(row) = rows.next()? {
+            let mut properties =
+                parse_properties(&row.get::<_, String>(5)?, "entities.properties")?;
+            let classes = parse_properties_value(&row.get::<_, String>(3)?, "entities.classes")?;
+            properties.insert("_class".into(), classes);
+            properties.insert("_key".into(), Value::String(row.get(1)?));
+            properties.insert("_type".into(), Value::String(row.get(2)?));
+            if let Some(name) = row.get::<_, Option<String>>(4)? {
+                properties.insert("displayName".into(), Value::String(name));
+            }
+            insert_metadata(&mut properties, row, 6)?;
+            let id: i64 = row.get(0)?;
+            properties.insert("_id".into(), Value::Int(id));
+            objects.push(PlanObject { id, properties });
+        }
+        Ok(objects)
+    }
+
+    fn load_relationships(&self, ids: &[i64]) -> Result<Vec<PlanObject>, StoreError> {
+        const SQL: &str = "SELECT r.id, r.relationship_key, r.relationship_type, r.class, \
+             r.display_name, r.properties, r.source, r.created_on, r.updated_on, r.version, \
+             r.instance_id, i.kind, r.from_id, r.to_id \
+             FROM relationships r JOIN instances i ON i.id = r.instance_id \
+             WHERE r.id IN (SELECT value FROM json_each(?1)) ORDER BY r.id";
+        let conn = self.conn();
+        let mut statement = conn.prepare_cached(SQL)?;
+        let mut rows = statement.query([ids_json(ids)])?;
+        let mut objects = Vec::with_capacity(ids.len());
+        while let Some(row) = rows.next()? {
+            let mut properties =
+                parse_properties(&row.get::<_, String>(5)?, "relationships.properties")?;
+            properties.insert("_key".into(), Value::String(row.get(1)?));
+            properties.insert("_type".into(), Value::String(row.get(2)?));
+            properties.insert("_class".into(), Value::String(row.get(3)?));
+            if let Some(name) = row.get::<_, Option<String>>(4)? {
+                properties.insert("displayName".into(), Value::String(name));
+            }
+            insert_metadata(&mut properties, row, 6)?;
+            properties.insert("_fromEntityId".into(), Value::Int(row.get(12)?));
+            properties.insert("_toEntityId".into(), Value::Int(row.get(13)?));
+            let id: i64 = row.get(0)?;
+            properties.insert("_id".into(), Value::Int(id));
+            objects.push(PlanObject { id, properties });
+        }
+        Ok(objects)
+    }
+}
+
+fn ids_json(ids: &[i64]) -> String {
+    let mut text = String::with_capacity(ids.len() * 8 + 2);
+    text.push('[');
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            text.push(',');
+        }
+        let _ = write!(text, "{id}");
+    }
+    text.push(']');
+    text
+}
+
+fn parse_properties(text: &str, column: &'static str) -> Result<Properties, StoreError> {
+    serde_json::from_str(text).map_err(|source| StoreError::StoredJson { column, source })
+}
+
+fn parse_properties_value(text: &str, column: &'static str) -> Result<Value, StoreError> {
+    serde_json::from_str(text).map_err(|source| StoreError::StoredJson { column, source })
+}
+
+/// Inserts `_source`, `_createdOn`, `_updatedOn`, `_version`, `_integrationInstanceId` and
+/// `_integrationType` from the six columns starting at `first`.
+fn insert_metadata(
+    properties: &mut Properties,
+    row: &rusqlite::Row<'_>,
+    first: usize,
+) -> Result<(), StoreError> {
+    properties.insert("_source".into(), Value::String(row.get(first)?));
+    properties.insert("_createdOn".into(), Value::Int(row.get(first + 1)?));
+    properties.insert("_updatedOn".into(), Value::Int(row.get(first + 2)?));
+    properties.insert("_version".into(), Value::Int(row.get(first + 3)?));
+    properties.insert(
+        "_integrationInstanceId".into(),
+        Value::Int(row.get(first + 4)?),
+    );
+    properties.insert(
+        "_integrationType".into(),
+        Value::String(row.get(first + 5)?),
+    );
+    Ok(())
+}
+
+/// Registers the regex function; registering again replaces it, which is cheap.
+fn register_regexp(conn: &Connection) -> Result<(), StoreError> {
+    conn.create_scalar_function(
+        REGEXP_FUNCTION,
+        3,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let regex = ctx.get_or_create_aux(0, |pattern| -> Result<regex::Regex, BoxError> {
+                let pattern = pattern.as_str()?;
+                Ok(regex::RegexBuilder::new(pattern)
+                    .size_limit(1 << 20)
+                    .build()?)
+            })?;
+            let Ok(text) = ctx.get_raw(1).as_str() else {
+                return Ok(false);
+            };
+            let anchor: i64 = ctx.get(2)?;
+            Ok(match anchor {
+                1 => regex.find(text).is_some_and(|m| m.start() == 0),
+                2 => regex.find_iter(text).any(|m| m.end() == text.len()),
+                _ => regex.is_match(text),
+            })
+        },
+    )?;
+    Ok(())
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Builds the SQL text and its parameters.
+pub(crate) fn plan_sql(plan: &GraphPlan) -> (String, Vec<SqlValue>) {
+    let mut builder = SqlBuilder {
+        plan,
+        params: Vec::new(),
+    };
+    let sql = builder.statement();
+    (sql, builder.params)
+}
+
+struct SqlBuilder<'p> {
+    plan: &'p GraphPlan,
+    params: Vec<SqlValue>,
+}
+
+/// The storage location of a property's values.
+enum Source {
+    /// A scalar column (or expression).
+    Column(String),
+    /// A column holding a JSON array of strings.
+    JsonArray(String),
+    /// A property of a JSON object column, addressed by a quoted path literal.
+    Json {
+        doc: String,
+        path: String,
+        scalar_only: bool,
+    },
+    /// A property whose name cannot be written as a JSON path; matched by key.
+    JsonKey { doc: String, key: String },
+}
+
+impl SqlBuilder<'_> {
+    fn bind(&mut self, value: SqlValue) -> String {
+        self.params.push(value);
+        format!("?{}", self.params.len())
+    }
+
+    fn statement(&mut self) -> String {
+        let from = self.join_clause();
+        let conditions = self.where_conditions();
+        let mut sql = String::from("SELECT ");
+        sql.push_str(&self.select_list());
+        sql.push_str(" FROM ");
+        sql.push_str(&from);
+        if !conditions.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&conditions.join(" AND "));
+        }
+        if let PlanOutput::DistinctEntities(node) = self.plan.output {
+            let _ = write!(sql, " GROUP BY e{node}.id");
+        }
+        if let PlanOutput::CountDistinct { .. } = self.plan.output {
+            return sql;
+        }
+        sql.push_str(&self.order_clause());
+        let limit = self
+            .plan
+            .limit
+            .and_then(|l| i64::try_from(l).ok())
+            .unwrap_or(-1);
+        let offset = i64::try_from(self.plan.skip).unwrap_or(i64::MAX);
+        let limit = self.bind(SqlValue::Integer(limit));
+        let offset = self.bind(SqlValue::Integer(offset));
+        let _ = write!(sql, " LIMIT {limit} OFFSET {offset}");
+        sql
+    }
+
+    fn select_list(&mut self) -> String {
+        match &self.plan.output {
+            PlanOutput::DistinctEntities(node) => format!("e{node}.id"),
+            PlanOutput::CountDistinct {
+                node,
+                property: None,
+            } => format!("count(DISTINCT e{node}.id)"),
+            PlanOutput::CountDistinct {
+                node,
+                property: Some(name),
+            } => {
+                let property = PropertyRef {
+                    slot: Slot::Entity(*node),
+                    name: name.clone(),
+                };
+                let value = self.sort_value(&property);
+                format!("count(DISTINCT {value})")
+            }
+            PlanOutput::Paths => {
+                let mut columns = Vec::new();
+                for n in 0..self.plan.nodes.len() {
+                    columns.push(if self.is_negated_node(n) {
+                        "NULL".to_owned()
+                    } else {
+                        format!("e{n}.id")
+                    });
+                }
+                for (i, hop) in self.plan.hops.iter().enumerate() {
+                    columns.push(if hop.mode == HopMode::Negated {
+                        "NULL".to_owned()
+                    } else {
+                        format!("r{i}.id")
+                    });
+                }
+                columns.join(", ")
+            }
+        }
+    }
+
+    fn is_negated_node(&self, node: usize) -> bool {
+        node > 0
+            && self
+                .plan
+                .hops
+                .get(node - 1)
+                .is_some_and(|hop| hop.mode == HopMode::Negated)
+    }
+
+    fn order_clause(&mut self) -> String {
+        let Some(order) = self.plan.order.clone() else {
+            return " ORDER BY e0.id".to_owned();
+        };
+        let value = self.sort_value(&order.property);
+        let direction = if order.descending { "DESC" } else { "ASC" };
+        format!(" ORDER BY {value} {direction}, e0.id")
+    }
+
+    /// Returns one SQL value of a property, for sorting and counting (an array sorts as its JSON text).
+    fn sort_value(&mut self, property: &PropertyRef) -> String {
+        match self.source(property) {
+            Source::Column(expr) | Source::JsonArray(expr) => expr,
+            Source::Json { doc, path, .. } => format!("json_extract({doc}, {path})"),
+            Source::JsonKey { doc, key } => {
+                format!("(SELECT k.value FROM json_each({doc}) k WHERE k.key = {key})")
+            }
+        }
+    }
+
+    fn join_clause(&mut self) -> String {
+        let mut from = String::from("entities e0");
+        for (i, hop) in self.plan.hops.iter().enumerate() {
+            let node = i + 1;
+            match hop.mode {
+                HopMode::Required => {
+                    let link = link_condition(i, hop.from, hop.direction);
+                    let other = other_end(i, hop.from, hop.direction);
+                    let _ = write!(
+                        from,
+                        " JOIN relationships r{i} ON {link} JOIN entities e{node} ON e{node}.id = {other}"
+                    );
+                }
+                HopMode::Optional => {
+                    let on = self.optional_condition(i);
+                    let _ = write!(
+                        from,
+                        " LEFT JOIN (relationships r{i} JOIN entities e{node} \
+                         ON e{node}.id IN (r{i}.from_id, r{i}.to_id)) ON {on}"
+                    );
+                }
+                HopMode::Negated => {}
+            }
+        }
+        from
+    }
+
+    fn optional_condition(&mut self, hop_index: usize) -> String {
+        let plan = self.plan;
+        let Some(hop) = plan.hops.get(hop_index) else {
+            return "0".to_owned();
+        };
+        let node = hop_index + 1;
+        let mut parts = vec![
+            link_condition(hop_index, hop.from, hop.direction),
+            format!(
+                "e{node}.id = {}",
+                other_end(hop_index, hop.from, hop.direction)
+            ),
+        ];
+        parts.extend(self.hop_conditions(hop_index));
+        parts.join(" AND ")
+    }
+
+    /// Conditions on a hop's relationship class and its reached node.
+    fn hop_conditions(&mut self, hop_index: usize) -> Vec<String> {
+        let plan = self.plan;
+        let mut parts = Vec::new();
+        if let Some(hop) = plan.hops.get(hop_index)
+            && !hop.classes.is_empty()
+        {
+            let list = self.bind_list(&hop.classes);
+            parts.push(format!("r{hop_index}.class IN ({list})"));
+        }
+        parts.extend(self.node_conditions(hop_index + 1));
+        parts
+    }
+
+    fn node_conditions(&mut self, node: usize) -> Vec<String> {
+        let plan = self.plan;
+        let mut parts = Vec::new();
+        let Some(spec) = plan.nodes.get(node) else {
+            return parts;
+        };
+        if let Some(selector) = self.selector_condition(node, &spec.selector) {
+            parts.push(selector);
+        }
+        if let Some(filter) = &spec.filter {
+            parts.push(self.predicate(filter));
+        }
+        parts
+    }
+
+    fn where_conditions(&mut self) -> Vec<String> {
+        let plan = self.plan;
+        let mut parts = self.node_conditions(0);
+        for (i, hop) in plan.hops.iter().enumerate() {
+            match hop.mode {
+                HopMode::Required => parts.extend(self.hop_conditions(i)),
+                HopMode::Optional => {}
+                HopMode::Negated => parts.push(self.negated_hop(i)),
+            }
+        }
+        if let Some(filter) = &plan.filter {
+            parts.push(self.predicate(filter));
+        }
+        parts
+    }
+
+    fn negated_hop(&mut self, hop_index: usize) -> String {
+        let plan = self.plan;
+        let Some(hop) = plan.hops.get(hop_index) else {
+            return "1".to_owned();
+        };
+        let node = hop_index + 1;
+        let link = link_condition(hop_index, hop.from, hop.direction);
+        let other = other_end(hop_index, hop.from, hop.direction);
+        let mut conditions = vec![link];
+        conditions.extend(self.hop_conditions(hop_index));
+        format!(
+            "NOT EXISTS (SELECT 1 FROM relationships r{hop_index} JOIN entities e{node} \
+             ON e{node}.id = {other} WHERE {})",
+            conditions.join(" AND ")
+        )
+    }
+
+    fn bind_list(&mut self, items: &[String]) -> String {
+        items
+            .iter()
+            .map(|item| self.bind(SqlValue::Text(item.clone())))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn selector_condition(&mut self, node: usize, selector: &EntitySelector) -> Option<String> {
+        match selector {
+            EntitySelector::Any => None,
+            EntitySelector::Names { classes, types } => {
+                let mut alternatives = Vec::new();
+                if !types.is_empty() {
+                    let list = self.bind_list(types);
+                    alternatives.push(format!("e{node}.entity_type IN ({list})"));
+                }
+                if !classes.is_empty() {
+                    let list = self.bind_list(classes);
+                    alternatives.push(format!(
+                        "e{node}.id IN (SELECT entity_id FROM entity_classes WHERE class IN ({list}))"
+                    ));
+                }
+                if alternatives.is_empty() {
+                    return Some("0".to_owned());
+                }
+                Some(format!("({})", alternatives.join(" OR ")))
+            }
+            EntitySelector::Text(text) => {
+                let needle = self.bind(SqlValue::Text(text.clone()));
+                Some(format!(
+                    "(instr(e{node}.entity_key, {needle}) > 0 \
+                     OR instr(coalesce(e{node}.display_name, ''), {needle}) > 0 \
+                     OR EXISTS (SELECT 1 FROM json_tree(e{node}.properties) t \
+                     WHERE t.atom IS NOT NULL AND instr(t.atom, {needle}) > 0))"
+                ))
+            }
+        }
+    }
+
+    fn predicate(&mut self, predicate: &Predicate) -> String {
+        match predicate {
+            Predicate::And(terms) => self.joined(terms, " AND ", "1"),
+            Predicate::Or(terms) => self.joined(terms, " OR ", "0"),
+            // SQL comparisons on an absent property are NULL, and NOT NULL is NULL, so the inner
+            // result is made two-valued first: negations must hold on absent properties.
+            Predicate::Not(inner) => format!("NOT coalesce(({}), 0)", self.predicate(inner)),
+            Predicate::False => "0".to_owned(),
+            Predicate::Exists(property) => self.exists(property),
+            Predicate::Compare {
+                property,
+                op,
+                value,
+            } => self.compare(property, *op, value),
+            Predicate::CompareProperties { lhs, op, rhs } => self.compare_properties(lhs, *op, rhs),
+        }
+    }
+
+    fn joined(&mut self, terms: &[Predicate], separator: &str, empty: &str) -> String {
+        if terms.is_empty() {
+            return empty.to_owned();
+        }
+        let parts: Vec<String> = terms.iter().map(|t| self.predicate(t)).collect();
+        format!("({})", parts.join(separator))
+    }
+
+    fn source(&mut self, property: &PropertyRef) -> Source {
+        match property.slot {
+            Slot::Entity(n) => self.entity_source(n, &property.name),
+            Slot::Relationship(i) => self.relationship_source(i, &property.name),
+        }
+    }
+
+    fn entity_source(&mut self, node: usize, name: &str) -> Source {
+        let table = format!("e{node}");
+        let column = match name {
+            "_id" => "id",
+            "_key" => "entity_key",
+            "_type" => "entity_type",
+            "displayName" => "display_name",
+            "_class" => return Source::JsonArray(format!("{table}.classes")),
+            "_integrationType" => {
+                return Source::Column(format!(
+                    "(SELECT kind FROM instances WHERE id = {table}.instance_id)"
+                ));
+            }
+            _ => match metadata_column(name) {
+                Some(column) => column,
+                None => return self.json_source(format!("{table}.properties"), name),
+            },
+        };
+        Source::Column(format!("{table}.{column}"))
+    }
+
+    fn relationship_source(&mut self, hop: usize, name: &str) -> Source {
+        let table = format!("r{hop}");
+        let column = match name {
+            "_id" => "id",
+            "_key" => "relationship_key",
+            "_type" => "relationship_type",
+            "_class" => "class",
+            "displayName" => "display_name",
+            "_fromEntityId" => "from_id",
+            "_toEntityId" => "to_id",
+            "_integrationType" => {
+                return Source::Column(format!(
+                    "(SELECT kind FROM instances WHERE id = {table}.instance_id)"
+                ));
+            }
+            _ => match metadata_column(name) {
+                Some(column) => column,
+                None => return self.json_source(format!("{table}.properties"), name),
+            },
+        };
+        Source::Column(format!("{table}.{column}"))
+    }
+
+    fn json_source(&mut self, doc: String, name: &str) -> Source {
+        if name.contains(['"', '\\']) || name.chars().any(char::is_control) {
+            let key = self.bind(SqlValue::Text(name.to_owned()));
+            return Source::JsonKey { doc, key };
+        }
+        // A quoted label keeps dots inside names such as `tag.AccountName`. The path is inlined
+        // rather than bound so that it matches the expression indexes of the schema.
+        let path = format!("'$.\"{}\"'", name.replace('\'', "''"));
+        let path = if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            format!("'$.{name}'")
+        } else {
+            path
+        };
+        Source::Json {
+            doc,
+            path,
+            scalar_only: SCALAR_INDEXED.contains(&name),
+        }
+    }
+
+    /// Returns a subquery of `(value, type)` rows, one per value or array element.
+    fn value_rows(&mut self, property: &PropertyRef) -> String {
+        match self.source(property) {
+            Source::Column(expr) => {
+                format!("SELECT {expr} AS value, typeof({expr}) AS type WHERE {expr} IS NOT NULL")
+            }
+            Source::JsonArray(expr) => format!("SELECT value, type FROM json_each({expr})"),
+            Source::Json { doc, path, .. } => {
+                format!("SELECT value, type FROM json_each({doc}, {path})")
+            }
+            Source::JsonKey { doc, key } => format!(
+                "SELECT j.value, j.type FROM json_each({doc}) k, json_each(CASE WHEN k.type IN \
+                 ('array', 'object') THEN k.value ELSE json_quote(k.value) END) j WHERE k.key = {key}"
+            ),
+        }
+    }
+
+    fn exists(&mut self, property: &PropertyRef) -> String {
+        match self.source(property) {
+            Source::Column(expr) | Source::JsonArray(expr) => format!("{expr} IS NOT NULL"),
+            Source::Json { doc, path, .. } => {
+                format!("coalesce(json_type({doc}, {path}), 'null') <> 'null'")
+            }
+            Source::JsonKey { doc, key } => format!(
+                "EXISTS (SELECT 1 FROM json_each({doc}) k WHERE k.key = {key} AND k.type <> 'null')"
+            ),
+        }
+    }
+
+    fn compare(&mut self, property: &PropertyRef, op: CompareOp, value: &PlanValue) -> String {
+        let Some(test) = self.value_test(op, value) else {
+            return "0".to_owned();
+        };
+        match self.source(property) {
+            Source::Column(expr) => test.apply(&expr, &format!("typeof({expr})")),
+            Source::Json {
+                doc,
+                path,
+                scalar_only,
+            } => {
+                let scalar = test.apply(
+                    &format!("json_extract({doc}, {path})"),
+                    &format!("json_type({doc}, {path})"),
+                );
+                if scalar_only {
+                    return scalar;
+                }
+                let element = test.apply("j.value", "j.type");
+                format!(
+                    "({scalar} OR (json_type({doc}, {path}) = 'array' AND EXISTS \
+                     (SELECT 1 FROM json_each({doc}, {path}) j WHERE {element})))"
+                )
+            }
+            source @ (Source::JsonArray(_) | Source::JsonKey { .. }) => {
+                let rows = match source {
+                    Source::JsonArray(expr) => format!("SELECT value, type FROM json_each({expr})"),
+                    _ => self.value_rows(property),
+                };
+                let element = test.apply("x.value", "x.type");
+                format!("EXISTS (SELECT 1 FROM ({rows}) x WHERE {element})")
+            }
+        }
+    }
+
+    /// Builds the test of one value against a literal, or `None` when it can never hold.
+    fn value_test(&mut self, op: CompareOp, value: &PlanValue) -> Option<ValueTest> {
+        Some(match (op, value) {
+            (
+                _,
+                PlanValue::Regex {
+                    pattern,
+                    case_insensitive,
+                },
+            ) => {
+                let pattern = if *case_insensitive {
+                    format!("(?i){pattern}")
+                } else {
+                    pattern.clone()
+                };
+                let anchor = match op {
+                    CompareOp::StartsWith => 1,
+                    CompareOp::EndsWith => 2,
+                    CompareOp::Eq | CompareOp::Contains => 0,
+                    _ => return None,
+                };
+                let param = self.bind(SqlValue::Text(pattern));
+                ValueTest::Text(format!("{REGEXP_FUNCTION}({param}, {{v}}, {anchor})"))
+            }
+            (CompareOp::Eq, PlanValue::Str(s)) => {
+                let param = self.bind(SqlValue::Text(s.clone()));
+                ValueTest::Text(format!("{{v}} = {param}"))
+            }
+            (CompareOp::Contains, PlanValue::Str(s)) => {
+                let param = self.bind(SqlValue::Text(s.clone()));
+                ValueTest::Text(format!("instr({{v}}, {param}) > 0"))
+            }
+            (CompareOp::StartsWith | CompareOp::EndsWith, PlanValue::Str(s)) => {
+                if s.is_empty() {
+                    return Some(ValueTest::Text("1".to_owned()));
+                }
+                let length = s.chars().count();
+                let param = self.bind(SqlValue::Text(s.clone()));
+                let start = if op == CompareOp::StartsWith {
+                    format!("1, {length}")
+                } else {
+                    format!("-{length}")
+                };
+                ValueTest::Text(format!("substr({{v}}, {start}) = {param}"))
+            }
+            (_, PlanValue::Number(n)) => {
+                let symbol = order_symbol(op)?;
+                let param = self.bind(SqlValue::Real(*n));
+                ValueTest::Number(format!("{{v}} {symbol} {param}"))
+            }
+            (CompareOp::Eq, PlanValue::Bool(b)) => ValueTest::Bool(*b),
+            _ => return None,
+        })
+    }
+
+    fn compare_properties(
+        &mut self,
+        lhs: &PropertyRef,
+        op: CompareOp,
+        rhs: &PropertyRef,
+    ) -> String {
+        let left = self.value_rows(lhs);
+        let right = self.value_rows(rhs);
+        let numeric = "a.type IN ('integer', 'real') AND b.type IN ('integer', 'real')";
+        let texts = "a.type = 'text' AND b.type = 'text'";
+        let test = match op {
+            CompareOp::Eq => format!("(({numeric}) OR a.type = b.type) AND a.value = b.value"),
+            CompareOp::Lt | CompareOp::Gt | CompareOp::Le | CompareOp::Ge => {
+                let symbol = order_symbol(op).unwrap_or("=");
+                format!("{numeric} AND a.value {symbol} b.value")
+            }
+            CompareOp::Contains => format!("{texts} AND instr(a.value, b.value) > 0"),
+            CompareOp::StartsWith => {
+                format!("{texts} AND substr(a.value, 1, length(b.value)) = b.value")
+            }
+            CompareOp::EndsWith => {
+                format!("{texts} AND (b.value = '' OR substr(a.value, -length(b.value)) = b.value)")
+            }
+        };
+        format!("EXISTS (SELECT 1 FROM ({left}) a, ({right}) b WHERE {test})")
+    }
+}
+
+/// A test on one value `{v}` whose JSON or SQLite type is given separately.
+enum ValueTest {
+    Text(String),
+    Number(String),
+    Bool(bool),
+}
+
+impl ValueTest {
+    fn apply(&self, value: &str, value_type: &str) -> String {
+        match self {
+            ValueTest::Text(test) => {
+                format!("({value_type} = 'text' AND {})", test.replace("{v}", value))
+            }
+            ValueTest::Number(test) => format!(
+                "({value_type} IN ('integer', 'real') AND {})",
+                test.replace("{v}", value)
+            ),
+            // The value test comes first so the expression index on the property applies.
+            ValueTest::Bool(b) => {
+                let (number, name) = if *b { (1, "true") } else { (0, "false") };
+                format!("({value} = {number} AND {value_type} = '{name}')")
+            }
+        }
+    }
+}
+
+fn order_symbol(op: CompareOp) -> Option<&'static str> {
+    match op {
+        CompareOp::Eq => Some("="),
+        CompareOp::Lt => Some("<"),
+        CompareOp::Gt => Some(">"),
+        CompareOp::Le => Some("<="),
+        CompareOp::Ge => Some(">="),
+        _ => None,
+    }
+}
+
+fn metadata_column(name: &str) -> Option<&'static str> {
+    match name {
+        "_source" => Some("source"),
+        "_createdOn" => Some("created_on"),
+        "_updatedOn" => Some("updated_on"),
+        "_version" => Some("version"),
+        "_integrationInstanceId" => Some("instance_id"),
+        _ => None,
+    }
+}
+
+/// Joins relationship `r{hop}` to the node it starts from.
+fn link_condition(hop: usize, from: usize, direction: HopDirection) -> String {
+    match direction {
+        HopDirection::Outgoing => format!("r{hop}.from_id = e{from}.id"),
+        HopDirection::Incoming => format!("r{hop}.to_id = e{from}.id"),
+        HopDirection::Both => format!("(r{hop}.from_id = e{from}.id OR r{hop}.to_id = e{from}.id)"),
+    }
+}
+
+/// Returns the id of the entity at the far end of relationship `r{hop}`.
+fn other_end(hop: usize, from: usize, direction: HopDirection) -> String {
+    match direction {
+        HopDirection::Outgoing => format!("r{hop}.to_id"),
+        HopDirection::Incoming => format!("r{hop}.from_id"),
+        HopDirection::Both => format!(
+            "CASE WHEN r{hop}.from_id = e{from}.id THEN r{hop}.to_id ELSE r{hop}.from_id END"
+        ),
+    }
+}

@@ -1,0 +1,414 @@
+//! A sync run: staging in temporary tables, then one committing transaction.
+
+use qgraph_model::{
+    Entity, GraphObject, GraphSink, MappedRelationship, Relationship, RunStatus, StepDeclaration,
+    StepResult, StepStatus, partial_types,
+};
+use rusqlite::{Connection, Transaction, TransactionBehavior, params};
+
+use super::SqliteStore;
+use super::diff;
+use super::read::to_json;
+use crate::error::StoreError;
+use crate::store::SyncRun;
+use crate::types::{InstanceId, InstanceKind, JobStatus, SyncOptions, SyncReport};
+
+/// Names of one run's temporary tables. Temporary tables live only in this
+/// connection and vanish with the process, so a killed run leaves nothing to
+/// clean up in the database file.
+#[derive(Debug, Clone)]
+pub(crate) struct Stage {
+    pub entities: String,
+    pub relationships: String,
+    pub mapped: String,
+    pub hosts: String,
+    pub changed: String,
+}
+
+impl Stage {
+    fn new(job_id: i64) -> Self {
+        Stage {
+            entities: format!("stage_entities_{job_id}"),
+            relationships: format!("stage_relationships_{job_id}"),
+            mapped: format!("stage_mapped_{job_id}"),
+            hosts: format!("stage_hosts_{job_id}"),
+            changed: format!("stage_changed_{job_id}"),
+        }
+    }
+
+    fn create(&self, conn: &Connection) -> Result<(), StoreError> {
+        conn.execute_batch(&format!(
+            "CREATE TEMP TABLE {e} (seq INTEGER PRIMARY KEY, entity_key TEXT NOT NULL, \
+                 entity_type TEXT NOT NULL, classes TEXT NOT NULL, display_name TEXT, \
+                 properties TEXT NOT NULL, raw_data TEXT, step_id TEXT);
+             CREATE TEMP TABLE {r} (seq INTEGER PRIMARY KEY, relationship_key TEXT NOT NULL, \
+                 relationship_type TEXT NOT NULL, class TEXT NOT NULL, from_key TEXT NOT NULL, \
+                 to_key TEXT NOT NULL, display_name TEXT, properties TEXT NOT NULL, step_id TEXT);
+             CREATE TEMP TABLE {m} (seq INTEGER PRIMARY KEY, relationship_key TEXT NOT NULL, \
+                 relationship_type TEXT NOT NULL, class TEXT NOT NULL, display_name TEXT, \
+                 properties TEXT NOT NULL, direction TEXT NOT NULL, source_entity_key TEXT NOT NULL, \
+                 target_filter_keys TEXT NOT NULL, target_entity TEXT NOT NULL, \
+                 skip_target_creation INTEGER NOT NULL, step_id TEXT);
+             CREATE TEMP TABLE {h} (host_id TEXT PRIMARY KEY) WITHOUT ROWID;
+             CREATE TEMP TABLE {c} (id INTEGER PRIMARY KEY);",
+            e = self.entities,
+            r = self.relationships,
+            m = self.mapped,
+            h = self.hosts,
+            c = self.changed,
+        ))?;
+        Ok(())
+    }
+
+    fn drop_all(&self, conn: &Connection) -> Result<(), StoreError> {
+        conn.execute_batch(&format!(
+            "DROP TABLE IF EXISTS temp.{}; DROP TABLE IF EXISTS temp.{}; DROP TABLE IF EXISTS temp.{}; \
+             DROP TABLE IF EXISTS temp.{}; DROP TABLE IF EXISTS temp.{};",
+            self.entities, self.relationships, self.mapped, self.hosts, self.changed
+        ))?;
+        Ok(())
+    }
+}
+
+/// A sync run of the SQLite backend.
+#[derive(Debug)]
+pub struct SqliteSyncRun<'a> {
+    store: &'a SqliteStore,
+    instance: InstanceId,
+    kind: InstanceKind,
+    job_id: i64,
+    options: SyncOptions,
+    stage: Stage,
+    windows: Vec<(String, i64)>,
+    host_list_complete: bool,
+    finished: bool,
+}
+
+impl SqliteStore {
+    pub(crate) fn begin_sync_impl(
+        &self,
+        instance: InstanceId,
+        options: SyncOptions,
+    ) -> Result<SqliteSyncRun<'_>, StoreError> {
+        if !self.running().insert(instance) {
+            return Err(StoreError::RunInProgress { instance });
+        }
+        match self.start_job(instance, &options) {
+            Ok((job_id, kind, stage)) => Ok(SqliteSyncRun {
+                store: self,
+                instance,
+                kind,
+                job_id,
+                options,
+                stage,
+                windows: Vec::new(),
+                host_list_complete: false,
+                finished: false,
+            }),
+            Err(error) => {
+                self.running().remove(&instance);
+                Err(error)
+            }
+        }
+    }
+
+    fn start_job(
+        &self,
+        instance: InstanceId,
+        options: &SyncOptions,
+    ) -> Result<(i64, InstanceKind, Stage), StoreError> {
+        let conn = self.conn();
+        let kind = super::registry::find_instance(&conn, instance)?.kind;
+
+        // NOTE: a RUNNING job is taken to belong to a process that died. Only
+        // this process's runs are tracked, so two processes syncing the same
+        // SQLite instance at once would mark each other's job aborted.
+        conn.execute(
+            "UPDATE jobs SET status = 'ABORTED', ended_on = ?2, \
+             error = 'the process running this job stopped before it committed' \
+             WHERE instance_id = ?1 AND status = 'RUNNING'",
+            params![instance.0, options.now_ms],
+        )?;
+        conn.execute(
+            "INSERT INTO jobs (instance_id, started_on, status) VALUES (?1, ?2, 'RUNNING')",
+            params![instance.0, options.now_ms],
+        )?;
+        let job_id = conn.last_insert_rowid();
+        let stage = Stage::new(job_id);
+        stage.create(&conn)?;
+        Ok((job_id, kind, stage))
+    }
+}
+
+impl GraphSink for SqliteSyncRun<'_> {
+    type Error = StoreError;
+
+    fn write(&mut self, step_id: &str, objects: Vec<GraphObject>) -> Result<(), StoreError> {
+        let mut conn = self.store.conn();
+        let tx = conn.transaction()?;
+        {
+            let mut writer = StageWriter::new(&tx, &self.stage)?;
+            for object in &objects {
+                match object {
+                    GraphObject::Entity(entity) => writer.entity(step_id, entity)?,
+                    GraphObject::Relationship(relationship) => {
+                        writer.relationship(step_id, relationship)?;
+                    }
+                    GraphObject::Mapped(mapped) => writer.mapped(step_id, mapped)?,
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+/// Prepared inserts into a run's staging tables.
+struct StageWriter<'t> {
+    entity: rusqlite::CachedStatement<'t>,
+    relationship: rusqlite::CachedStatement<'t>,
+    mapped: rusqlite::CachedStatement<'t>,
+}
+
+impl<'t> StageWriter<'t> {
+    fn new(tx: &'t Transaction<'_>, stage: &Stage) -> Result<Self, StoreError> {
+        Ok(StageWriter {
+            entity: tx.prepare_cached(&format!(
+                "INSERT INTO temp.{} (entity_key, entity_type, classes, display_name, properties, \
+                 raw_data, step_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                stage.entities
+            ))?,
+            relationship: tx.prepare_cached(&format!(
+                "INSERT INTO temp.{} (relationship_key, relationship_type, class, from_key, to_key, \
+                 display_name, properties, step_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                stage.relationships
+            ))?,
+            mapped: tx.prepare_cached(&format!(
+                "INSERT INTO temp.{} (relationship_key, relationship_type, class, display_name, \
+                 properties, direction, source_entity_key, target_filter_keys, target_entity, \
+                 skip_target_creation, step_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                stage.mapped
+            ))?,
+        })
+    }
+
+    fn entity(&mut self, step_id: &str, entity: &Entity) -> Result<(), StoreError> {
+        let raw_data = if entity.raw_data.is_empty() {
+            None
+        } else {
+            Some(to_json(&entity.raw_data, "entity raw data")?)
+        };
+        self.entity.execute(params![
+            entity.key,
+            entity.entity_type,
+            to_json(&entity.classes, "entity classes")?,
+            entity.display_name,
+            to_json(&entity.properties, "entity properties")?,
+            raw_data,
+            step_id,
+        ])?;
+        Ok(())
+    }
+
+    fn relationship(
+        &mut self,
+        step_id: &str,
+        relationship: &Relationship,
+    ) -> Result<(), StoreError> {
+        self.relationship.execute(params![
+            relationship.key,
+            relationship.relationship_type,
+            relationship.class.as_str(),
+            relationship.from_key,
+            relationship.to_key,
+            relationship.display_name,
+            to_json(&relationship.properties, "relationship properties")?,
+            step_id,
+        ])?;
+        Ok(())
+    }
+
+    fn mapped(&mut self, step_id: &str, mapped: &MappedRelationship) -> Result<(), StoreError> {
+        let mapping = &mapped.mapping;
+        self.mapped.execute(params![
+            mapped.key,
+            mapped.relationship_type,
+            mapped.class.as_str(),
+            mapped.display_name,
+            to_json(&mapped.properties, "mapped relationship properties")?,
+            mapping.direction.as_str(),
+            mapping.source_entity_key,
+            to_json(&mapping.target_filter_keys, "target filter keys")?,
+            to_json(&mapping.target_entity, "target entity")?,
+            mapping.skip_target_creation,
+            step_id,
+        ])?;
+        Ok(())
+    }
+}
+
+impl SyncRun for SqliteSyncRun<'_> {
+    fn job_id(&self) -> i64 {
+        self.job_id
+    }
+
+    fn set_window_end(&mut self, data_set: &str, window_end_on: i64) {
+        self.windows.retain(|(name, _)| name != data_set);
+        self.windows.push((data_set.to_owned(), window_end_on));
+    }
+
+    fn add_listed_hosts(&mut self, host_ids: &[String]) -> Result<(), StoreError> {
+        let mut conn = self.store.conn();
+        let tx = conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(&format!(
+                "INSERT OR IGNORE INTO temp.{} (host_id) VALUES (?1)",
+                self.stage.hosts
+            ))?;
+            for host_id in host_ids {
+                stmt.execute(params![host_id])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn set_host_list_complete(&mut self) {
+        self.host_list_complete = true;
+    }
+
+    fn commit(
+        mut self,
+        steps: &[StepDeclaration],
+        results: &[StepResult],
+    ) -> Result<SyncReport, StoreError> {
+        let report = self.commit_inner(steps, results);
+        if let Err(error) = &report {
+            self.record_failure(&error.to_string());
+        }
+        self.finish();
+        report
+    }
+
+    fn abort(mut self, error: &str) -> Result<(), StoreError> {
+        let result = self.record_end(JobStatus::Failure, Some(error));
+        self.finish();
+        result
+    }
+}
+
+impl SqliteSyncRun<'_> {
+    fn commit_inner(
+        &mut self,
+        steps: &[StepDeclaration],
+        results: &[StepResult],
+    ) -> Result<SyncReport, StoreError> {
+        let status = run_status(steps, results);
+        let mut report = SyncReport {
+            job_id: self.job_id,
+            status: Some(status),
+            partial_types: partial_types(steps, results),
+            ..SyncReport::default()
+        };
+
+        let mut conn = self.store.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let context = diff::Context {
+            instance: self.instance,
+            source: self.kind.source(),
+            now_ms: self.options.now_ms,
+            stage: &self.stage,
+            partial_types: to_json(&report.partial_types, "partial types")?,
+        };
+        diff::apply(
+            &tx,
+            &context,
+            &self.options.findings,
+            self.host_list_complete,
+            &mut report,
+        )?;
+
+        for (data_set, window_end_on) in &self.windows {
+            super::jobs::set_window_end(&tx, self.instance, data_set, *window_end_on)?;
+        }
+        super::jobs::insert_steps(&tx, self.job_id, results)?;
+        tx.execute(
+            "UPDATE jobs SET status = ?2, ended_on = ?3, counts = ?4 WHERE id = ?1",
+            params![
+                self.job_id,
+                JobStatus::from(status).as_str(),
+                super::now_ms().max(self.options.now_ms),
+                to_json(&report, "job counts")?,
+            ],
+        )?;
+        self.stage.drop_all(&tx)?;
+        tx.commit()?;
+        Ok(report)
+    }
+
+    fn record_end(&self, status: JobStatus, error: Option<&str>) -> Result<(), StoreError> {
+        let conn = self.store.conn();
+        self.stage.drop_all(&conn)?;
+        conn.execute(
+            "UPDATE jobs SET status = ?2, ended_on = ?3, error = ?4 WHERE id = ?1",
+            params![
+                self.job_id,
+                status.as_str(),
+                super::now_ms().max(self.options.now_ms),
+                error
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn record_failure(&self, error: &str) {
+        if let Err(record_error) = self.record_end(JobStatus::Failure, Some(error)) {
+            tracing::warn!(job = self.job_id, error = %record_error, "failed to record the failed commit of a sync job");
+        }
+    }
+
+    fn finish(&mut self) {
+        self.finished = true;
+        self.store.running().remove(&self.instance);
+    }
+}
+
+impl Drop for SqliteSyncRun<'_> {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        if let Err(error) = self.record_end(
+            JobStatus::Aborted,
+            Some("the sync run was dropped before it committed"),
+        ) {
+            tracing::warn!(job = self.job_id, %error, "failed to record an abandoned sync job");
+        }
+        self.finish();
+    }
+}
+
+/// Derives a run's status: any failed (or dependency-failed, or missing)
+/// step makes it partial, and it fails when no enabled step succeeded.
+fn run_status(steps: &[StepDeclaration], results: &[StepResult]) -> RunStatus {
+    let mut enabled = 0usize;
+    let mut incomplete = 0usize;
+    for step in steps {
+        let status = results.iter().find(|r| r.id == step.id).map(|r| r.status);
+        match status {
+            Some(StepStatus::Disabled) => {}
+            Some(StepStatus::Success) => enabled += 1,
+            None | Some(StepStatus::Failure | StepStatus::PartialSuccessDueToDependencyFailure) => {
+                enabled += 1;
+                incomplete += 1;
+            }
+        }
+    }
+    if incomplete == 0 {
+        RunStatus::Success
+    } else if incomplete == enabled {
+        RunStatus::Failure
+    } else {
+        RunStatus::PartialSuccess
+    }
+}

@@ -1,0 +1,158 @@
+//! The conformance suite run against the SQLite backend, plus SQLite-only
+//! checks (files, schema versions, key files).
+
+#![allow(clippy::unwrap_used, reason = "tests fail loudly on unexpected errors")]
+#![allow(clippy::expect_used, reason = "tests fail loudly on unexpected errors")]
+#![allow(clippy::panic, reason = "tests fail loudly on unexpected errors")]
+
+mod conformance;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use qgraph_store::{GraphStore, KeySource, SqliteStore, StoreError};
+
+fn memory() -> SqliteStore {
+    SqliteStore::open_in_memory().unwrap()
+}
+
+/// A fresh scratch folder under the system temporary folder.
+fn scratch(name: &str) -> PathBuf {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "qgraph-store-{}-{}-{name}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+macro_rules! conformance {
+    ($($case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                conformance::$case(&memory());
+            }
+        )*
+    };
+}
+
+conformance!(
+    create_update_delete,
+    unchanged_resync_is_noop,
+    failed_step_keeps_its_types,
+    all_steps_failed_is_failure,
+    finding_lifecycle,
+    duplicate_keys_are_merged,
+    dangling_relationship_is_counted,
+    mapper_placeholders,
+    mapper_alternatives_and_skip,
+    global_rules,
+    uninstall_removes_only_its_own,
+    registry_passwords,
+    jobs_state_and_kb_cache,
+    hard_values_round_trip,
+    reads_honour_limits,
+);
+
+#[test]
+fn import_joins_through_mapper() {
+    let dir = scratch("import");
+    conformance::import_joins_through_mapper(&memory(), &dir);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn file_store_passes_conformance_case() {
+    let dir = scratch("file");
+    let store = SqliteStore::open_with_key(dir.join("graph.db"), KeySource::Ephemeral).unwrap();
+    conformance::create_update_delete(&store);
+    drop(store);
+    let reopened = SqliteStore::open_with_key(dir.join("graph.db"), KeySource::Ephemeral).unwrap();
+    assert_eq!(reopened.list_instances().unwrap().len(), 1);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn unknown_schema_version_is_rejected_unchanged() {
+    let dir = scratch("version");
+    let path = dir.join("graph.db");
+    drop(SqliteStore::open_with_key(&path, KeySource::Ephemeral).unwrap());
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute("INSERT INTO schema_migrations VALUES (99, 0)", [])
+            .unwrap();
+    }
+    let before = std::fs::read(&path).unwrap();
+
+    let error = SqliteStore::open_with_key(&path, KeySource::Ephemeral).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            StoreError::UnknownSchemaVersion {
+                found: 99,
+                supported: 1,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert!(error.to_string().contains("upgrade qgraph"));
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn key_file_is_private_and_reused() {
+    use qgraph_store::{InstanceKind, NewInstance, Password};
+    let dir = scratch("key");
+    let path = dir.join("graph.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let id = store
+        .create_instance(NewInstance {
+            name: "acme".to_owned(),
+            kind: InstanceKind::Qualys,
+            config: serde_json::json!({}),
+            password: Some(Password::new("hunter2")),
+        })
+        .unwrap()
+        .id;
+    drop(store);
+
+    let key_path = dir.join("graph.db.key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // The database file contains no plain-text password.
+    let bytes = std::fs::read(&path).unwrap();
+    assert!(!bytes.windows(7).any(|w| w == b"hunter2"));
+
+    let reopened = SqliteStore::open(&path).unwrap();
+    assert_eq!(reopened.password(id).unwrap().unwrap().expose(), "hunter2");
+    drop(reopened);
+
+    // Another key cannot decrypt it.
+    let other = SqliteStore::open_with_key(&path, KeySource::Ephemeral).unwrap();
+    assert!(matches!(
+        other.password(id),
+        Err(StoreError::Decrypt { .. })
+    ));
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let store = SqliteStore::open(&path).unwrap();
+        assert!(matches!(
+            store.password(id),
+            Err(StoreError::KeyFilePermissions { .. })
+        ));
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
