@@ -1,4 +1,4 @@
-//! Where the graph database lives: `--db`, `QGRAPH_DB`, or a per-user default.
+//! The graph database location: `--db`, `QGRAPH_DB`, or a per-user default.
 
 use std::path::{Path, PathBuf};
 
@@ -70,7 +70,7 @@ pub fn user_data_dir(
 }
 
 /// Creates `dir` and its parents; a directory this call creates gets mode 0700
-/// because it holds the database and the key file that decrypts passwords.
+/// because it contains the database and the key file that decrypts passwords.
 pub fn create_private_dir(dir: &Path) -> Result<(), DbPathError> {
     if dir.is_dir() {
         return Ok(());

@@ -13,10 +13,15 @@ use crate::sync::{SyncError, SyncRequest, SyncSummary, sync_instance};
 
 /// Name of the instance the demo adds, replacing an earlier one.
 pub const DEMO_INSTANCE: &str = "demo";
-/// Hosts of the demo's generated subscription unless `--hosts` says otherwise.
+/// Hosts of the demo's generated subscription when `--hosts` is not given.
 pub const DEFAULT_HOSTS: u64 = 300;
-/// Seed of the demo's generated subscription unless `--seed` says otherwise.
+/// Seed of the demo's generated subscription when `--seed` is not given.
 pub const DEFAULT_SEED: u64 = 1;
+
+/// Days of simulated churn before the demo's sync, so that detections were
+/// found, fixed and reopened inside the 7-day findings window.
+pub const DEMO_DAY: u32 = 6;
+const DAY_SECS: i64 = 86_400;
 
 /// The recorded Qualys responses of the repository, for `--fixtures` without a directory.
 pub const REPOSITORY_FIXTURES: &str = concat!(
@@ -44,7 +49,7 @@ pub const EXAMPLE_QUERIES: &[(&str, &str)] = &[
     ),
 ];
 
-/// Where the demo's simulator takes its data from.
+/// The data source of the demo's simulator.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DemoSource {
     /// A generated subscription.
@@ -72,7 +77,7 @@ pub struct QueryAnswer {
     pub output: Result<String, String>,
 }
 
-/// What a demo run did and found.
+/// The result of a demo run: the sync, the graph's counts and the query results.
 #[derive(Debug, Clone)]
 pub struct DemoOutcome {
     pub summary: SyncSummary,
@@ -145,25 +150,26 @@ fn simulator_config(options: &DemoOptions) -> Result<(SimConfig, String), DemoEr
             Ok((SimConfig::replay(dir.clone()), args))
         }
         DemoSource::Generated { hosts, seed } => {
-            let start_secs = generated_start_secs(options.now_ms);
+            let start_secs = generated_start_secs(options.now_ms) - i64::from(DEMO_DAY) * DAY_SECS;
             let start_date = day_text(start_secs);
             let generated = GeneratedConfig {
                 hosts: *hosts,
                 seed: *seed,
+                day: DEMO_DAY,
                 start_secs,
                 ..GeneratedConfig::default()
             };
-            let args = format!("--hosts {hosts} --seed {seed} --start-date {start_date}");
+            let args =
+                format!("--hosts {hosts} --seed {seed} --day {DEMO_DAY} --start-date {start_date}");
             Ok((SimConfig::generated(generated), args))
         }
     }
 }
 
-/// Day 0 of the generated subscription: midnight UTC of the day before
-/// `now_ms`. Its scans and detections are then recent, inside the default
-/// 7-day windows, and never later than the run's clock.
+/// Returns midnight UTC of the day before `now_ms`, in epoch seconds. As the
+/// simulated current day, it puts scans and detections inside the default
+/// 7-day windows and never later than the run's clock.
 pub fn generated_start_secs(now_ms: i64) -> i64 {
-    const DAY_SECS: i64 = 86_400;
     let today = (now_ms / 1000).div_euclid(DAY_SECS) * DAY_SECS;
     today - DAY_SECS
 }
@@ -205,7 +211,7 @@ fn open_store(path: &Path) -> Result<SqliteStore, DemoError> {
     })
 }
 
-/// The demo instance: the simulator's account with web-app scans included.
+/// Builds the demo instance's configuration: the simulator's account with web-app scans included.
 fn demo_config(api_url: &str) -> RawConfig {
     use qgraph_integration::config::ScalarInput;
     RawConfig {

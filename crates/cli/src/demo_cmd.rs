@@ -73,7 +73,17 @@ fn source(args: &DemoArgs) -> anyhow::Result<DemoSource> {
     Ok(DemoSource::Fixtures(default))
 }
 
+/// Returns how the user started this program, so the printed commands work
+/// after `cargo run` too: the path when it has one, else `qgraph`.
+fn program() -> String {
+    std::env::args()
+        .next()
+        .filter(|arg0| arg0.contains(std::path::MAIN_SEPARATOR))
+        .unwrap_or_else(|| "qgraph".to_owned())
+}
+
 fn print_outcome(outcome: &DemoOutcome, db: &str) {
+    let qgraph = program();
     print_summary(&outcome.summary);
     println!();
     print_counts("Entities by type", &outcome.entity_counts);
@@ -82,7 +92,7 @@ fn print_outcome(outcome: &DemoOutcome, db: &str) {
     for answer in &outcome.answers {
         println!();
         println!("{}:", answer.title);
-        println!("  qgraph query --db {db} \"{}\"", answer.query);
+        println!("  {qgraph} query --db {db} \"{}\"", answer.query);
         match &answer.output {
             Ok(table) => print!("{table}"),
             Err(error) => println!("  query failed: {error}"),
@@ -91,12 +101,13 @@ fn print_outcome(outcome: &DemoOutcome, db: &str) {
     println!();
     println!("Try next:");
     println!(
-        "  qgraph query --db {db} \"FIND qualys_host_finding WITH open = true RETURN count(*)\""
+        "  {qgraph} query --db {db} \"FIND qualys_host_finding WITH open = true RETURN count(*)\""
     );
-    println!("  qgraph jobs demo --db {db}");
+    println!("  {qgraph} jobs demo --db {db}");
     println!("  # serve the same subscription again, then sync it incrementally:");
-    println!("  {} &", outcome.sim_command);
-    println!("  qgraph integration run demo --db {db}");
+    let sim_args = outcome.sim_command.trim_start_matches("qgraph ");
+    println!("  {qgraph} {sim_args} &");
+    println!("  {qgraph} integration run demo --db {db}");
 }
 
 fn print_counts(title: &str, counts: &[TypeCount]) {

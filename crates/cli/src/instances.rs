@@ -9,7 +9,7 @@ use qgraph_store::{
 
 use crate::sync::{SyncError, stored_raw_config};
 
-/// How an instance is checked before it is stored.
+/// Checks applied to an instance configuration before it is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CheckOptions {
     /// Accept an API URL on a loopback address (a simulator or a test server).
@@ -43,7 +43,7 @@ pub enum InstanceError {
     Client {
         api_url: String,
         #[source]
-        source: QualysError,
+        source: Box<QualysError>,
     },
 
     #[error(
@@ -52,7 +52,7 @@ pub enum InstanceError {
     Verification {
         api_url: String,
         #[source]
-        source: QualysError,
+        source: Box<QualysError>,
     },
 
     #[error(transparent)]
@@ -63,7 +63,7 @@ pub enum InstanceError {
 }
 
 /// Validates `raw` (the account name defaults to `name`), checks the
-/// credentials unless told not to, and registers the instance with its
+/// credentials when `options.verify` is set, and registers the instance with its
 /// password encrypted.
 pub async fn add_instance<S: GraphStore>(
     store: &S,
@@ -162,12 +162,15 @@ pub async fn verify_credentials(config: &Config) -> Result<PortalVersion, Instan
     let client =
         qgraph_integration::client::connect(config).map_err(|source| InstanceError::Client {
             api_url: api_url.clone(),
-            source,
+            source: Box::new(source),
         })?;
     client
         .portal_version()
         .await
-        .map_err(|source| InstanceError::Verification { api_url, source })
+        .map_err(|source| InstanceError::Verification {
+            api_url,
+            source: Box::new(source),
+        })
 }
 
 fn validate(name: &str, raw: RawConfig, options: CheckOptions) -> Result<Config, InstanceError> {

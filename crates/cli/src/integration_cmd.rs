@@ -155,7 +155,7 @@ impl ConfigFlags {
     }
 }
 
-/// Where the password comes from. It is never a flag value, which would
+/// The password source. It is never a flag value, which would
 /// show in the process list and the shell history.
 #[derive(Debug, Args)]
 struct PasswordArgs {
@@ -290,10 +290,7 @@ fn list(db: &DbArgs) -> anyhow::Result<()> {
         println!("no instances: add one with `qgraph integration add NAME`");
         return Ok(());
     }
-    println!(
-        "{:<5} {:<24} {:<42} {}",
-        "ID", "NAME", "API URL", "LAST JOB"
-    );
+    println!("{:<5} {:<24} {:<42} LAST JOB", "ID", "NAME", "API URL");
     for instance in instances {
         let api_url = instance
             .config

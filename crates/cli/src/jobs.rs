@@ -7,7 +7,7 @@ use qgraph_cli::db::DbArgs;
 use qgraph_cli::instances;
 use qgraph_cli::progress::{describe_error, describe_step};
 use qgraph_integration::time::format_iso_seconds;
-use qgraph_store::{GraphStore, Instance, JobRecord, SqliteStore};
+use qgraph_store::{GraphStore, Instance, JobRecord, JobStepRecord, SqliteStore};
 
 use crate::integration_cmd::open_store;
 
@@ -80,7 +80,14 @@ fn print_job(job: &JobRecord) {
     if let Some(error) = &job.error {
         println!("    error: {error}");
     }
-    for step in &job.steps {
+    // The store returns steps in its own order, so list them in execution order.
+    let order: Vec<String> = qgraph_integration::step_declarations()
+        .into_iter()
+        .map(|declaration| declaration.id)
+        .collect();
+    let mut steps: Vec<&JobStepRecord> = job.steps.iter().collect();
+    steps.sort_by_key(|step| order.iter().position(|id| *id == step.step_id));
+    for step in steps {
         let result = qgraph_model::StepResult {
             id: step.step_id.clone(),
             status: step.status,

@@ -13,7 +13,7 @@ use qgraph_model::{StepDeclaration, StepError, StepResult, StepStatus};
 /// Minimum time between two plain progress lines of one step.
 const LINE_INTERVAL: Duration = Duration::from_secs(2);
 
-/// How progress is shown.
+/// The form progress takes on standard error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProgressMode {
     /// One spinner per step with its object count (a terminal).

@@ -1,10 +1,10 @@
 //! `qgraph query`: runs one J1QL query on the local graph and prints the result.
 
 use std::io::Read as _;
-use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
+use qgraph_cli::db::{DEFAULT_DB_FILE, DbArgs};
 use qgraph_query::{QueryOptions, format, run_query};
 use qgraph_store::SqliteStore;
 
@@ -16,9 +16,8 @@ pub struct QueryArgs {
     /// Output format; TREE results print as JSON vertices and edges in every format but table.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
-    /// Graph database file.
-    #[arg(long, env = "QGRAPH_DB", default_value = "qgraph.db")]
-    pub db: PathBuf,
+    #[command(flatten)]
+    pub db: DbArgs,
     /// Rows to skip, from the cursor printed with the previous page.
     #[arg(long, default_value_t = 0)]
     pub cursor: u64,
@@ -38,15 +37,17 @@ pub enum OutputFormat {
 /// Runs the query and returns the text to print.
 pub fn run(args: &QueryArgs) -> anyhow::Result<String> {
     let text = query_text(&args.query)?;
-    if !args.db.exists() {
+    let db = args.db.resolve(DEFAULT_DB_FILE)?;
+    // Opening a missing file would create an empty graph, so every query would return no rows.
+    if !db.exists() {
         anyhow::bail!(
             "graph database {} not found: set --db or QGRAPH_DB to the file a sync wrote",
-            args.db.display()
+            db.display()
         );
     }
-    let store = SqliteStore::open(&args.db)
-        .with_context(|| format!("failed to open {}", args.db.display()))?;
-    let mut options = QueryOptions::at(now_millis());
+    let store =
+        SqliteStore::open(&db).with_context(|| format!("failed to open {}", db.display()))?;
+    let mut options = QueryOptions::at(qgraph_cli::now_ms());
     options.cursor = args.cursor;
     options.page_size = args.page_size.max(1);
     let result = run_query(&store, &text, &options)?;
@@ -70,11 +71,4 @@ fn query_text(argument: &str) -> anyhow::Result<String> {
         .read_to_string(&mut text)
         .context("failed to read the query from standard input")?;
     Ok(text)
-}
-
-fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }

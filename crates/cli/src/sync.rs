@@ -1,24 +1,27 @@
-//! The glue that runs one sync of a registered instance: reads its
-//! configuration and password from the store, connects to Qualys, runs the
-//! integration's steps into a store sync run, and commits the result with
-//! the window ends and knowledge-base entries.
+//! The glue that runs one sync of a registered instance. It reads the
+//! configuration and password from the store and connects to Qualys. Then it
+//! runs the integration's steps into a store sync run and commits the result
+//! with the window ends and knowledge-base entries.
 
 use std::collections::{BTreeMap, HashMap};
 
+use futures_util::StreamExt as _;
 use qgraph_integration::{
     Config, ConfigErrors, DataSet, KbEntry, RawConfig, RunError, RunInput, RunObserver, Secret,
     WindowState, run_sync,
 };
-use qgraph_model::{RunStatus, StepResult, StepStatus};
-use qgraph_qualys::QualysError;
+use qgraph_model::{RunStatus, StepResult};
+use qgraph_qualys::{HostIdQuery, QualysClient, QualysError};
 use qgraph_store::{
     FindingLifecycle, GraphStore, Instance, StoreError, SyncOptions, SyncReport, SyncRun,
 };
 
 /// The `_type` of the knowledge-base entities the KB cache is rebuilt from.
 const VULN_TYPE: &str = "qualys_vuln";
+/// Host ids staged per store call while listing every host.
+const HOST_BATCH: usize = 10_000;
 
-/// What a sync needs besides the store and the instance name.
+/// The inputs of a sync besides the store and the instance name.
 pub struct SyncRequest<'a> {
     /// The run's clock, epoch milliseconds: the end of every window and the
     /// `_createdOn`/`_updatedOn` of what the run writes.
@@ -36,7 +39,7 @@ pub struct SyncSummary {
     pub status: RunStatus,
     /// Step results in execution order.
     pub steps: Vec<StepResult>,
-    /// What the commit created, updated and deleted.
+    /// Counts of what the commit created, updated and deleted.
     pub report: SyncReport,
     /// QIDs of findings that the knowledge base did not return.
     pub unknown_qids: Vec<u64>,
@@ -89,7 +92,7 @@ pub enum SyncError {
     Client {
         api_url: String,
         #[source]
-        source: QualysError,
+        source: Box<QualysError>,
     },
 
     #[error(
@@ -127,19 +130,16 @@ pub async fn sync_instance<S: GraphStore>(
     let client =
         qgraph_integration::client::connect(&config).map_err(|source| SyncError::Client {
             api_url: config.api_url.as_string(),
-            source,
+            source: Box::new(source),
         })?;
     let last_windows = load_windows(store, &instance, &config)?;
     let kb_cache = load_kb_cache(store, &instance)?;
 
-    let options = SyncOptions {
-        now_ms: request.now_ms,
-        findings: FindingLifecycle {
-            retention_days: Some(config.findings_retention_days),
-            ..FindingLifecycle::default()
-        },
-    };
-    let mut run = store.begin_sync(instance.id, options)?;
+    let retire_by_host_list = !config.ingest_web_app_scans;
+    let mut run = store.begin_sync(
+        instance.id,
+        sync_options(&config, request.now_ms, retire_by_host_list),
+    )?;
     let input = RunInput {
         instance_id: &instance.id.to_string(),
         config: &config,
@@ -148,9 +148,6 @@ pub async fn sync_instance<S: GraphStore>(
         kb_cache: &kb_cache,
         observer: request.observer,
     };
-    // NOTE: the run never calls `add_listed_hosts`, so findings of hosts that
-    // Qualys stopped listing are retired only by the retention days. Listing
-    // every host id (an unwindowed host list call) would enable it.
     let outcome = match run_sync(&client, &mut run, &input).await {
         Ok(outcome) => outcome,
         Err(error) => {
@@ -158,6 +155,9 @@ pub async fn sync_instance<S: GraphStore>(
             return Err(run_error(&instance.name, error));
         }
     };
+    if retire_by_host_list && stage_listed_hosts(&client, &mut run, &instance.name).await? {
+        run.set_host_list_complete();
+    }
 
     for (set, state) in &outcome.windows {
         run.set_window_end(set.as_str(), state.end_ms);
@@ -173,6 +173,59 @@ pub async fn sync_instance<S: GraphStore>(
         report,
         unknown_qids: outcome.unknown_qids,
     })
+}
+
+/// Returns the store options of a run. With `retire_by_host_list`, the
+/// commit deletes host findings whose host Qualys no longer lists.
+fn sync_options(config: &Config, now_ms: i64, retire_by_host_list: bool) -> SyncOptions {
+    let mut findings = FindingLifecycle {
+        retention_days: Some(config.findings_retention_days),
+        ..FindingLifecycle::default()
+    };
+    // NOTE: the store checks every finding type against the one host list,
+    // and a web-app finding names a web app, not a host. So host-list
+    // retirement runs only when web-app findings are not synced, and then
+    // only host findings are listed. A host list per finding type in the
+    // store would lift this.
+    if retire_by_host_list {
+        findings
+            .finding_types
+            .retain(|(finding_type, _)| finding_type == "qualys_host_finding");
+    }
+    SyncOptions { now_ms, findings }
+}
+
+/// Stages every host id Qualys lists (no scan window). Returns false when a
+/// page or record failed, because an incomplete list must not retire findings.
+async fn stage_listed_hosts<R: SyncRun>(
+    client: &QualysClient,
+    run: &mut R,
+    instance: &str,
+) -> Result<bool, StoreError> {
+    let mut ranges = std::pin::pin!(client.host_ids(&HostIdQuery::default()));
+    let mut batch: Vec<String> = Vec::with_capacity(HOST_BATCH);
+    while let Some(item) = ranges.next().await {
+        let range = match item {
+            Ok(range) => range,
+            Err(error) => {
+                tracing::warn!(
+                    instance,
+                    %error,
+                    "listing every host id failed, so no finding is deleted for its host in this run"
+                );
+                return Ok(false);
+            }
+        };
+        for id in range.ids() {
+            batch.push(id.to_string());
+            if batch.len() >= HOST_BATCH {
+                run.add_listed_hosts(&batch)?;
+                batch.clear();
+            }
+        }
+    }
+    run.add_listed_hosts(&batch)?;
+    Ok(true)
 }
 
 fn run_error(name: &str, error: RunError<StoreError>) -> SyncError {
@@ -206,7 +259,7 @@ pub fn load_config<S: GraphStore>(store: &S, instance: &Instance) -> Result<Conf
     })
 }
 
-/// Parses an instance's stored configuration, which never holds the password.
+/// Parses an instance's stored configuration, which never contains the password.
 pub fn stored_raw_config(instance: &Instance) -> Result<RawConfig, SyncError> {
     serde_json::from_value(instance.config.clone()).map_err(|source| SyncError::StoredConfig {
         name: instance.name.clone(),
@@ -278,12 +331,4 @@ fn store_kb_entries<S: GraphStore>(
     }
     store.kb_put(&stored)?;
     Ok(())
-}
-
-/// Returns true when a step read or wrote nothing because it failed or was skipped.
-pub fn step_incomplete(result: &StepResult) -> bool {
-    matches!(
-        result.status,
-        StepStatus::Failure | StepStatus::PartialSuccessDueToDependencyFailure
-    )
 }

@@ -26,14 +26,21 @@ fn qgraph(dir: &TempDir, args: &[&str]) -> Output {
 
 /// Runs the binary on a blocking thread, so the simulator keeps serving.
 async fn qgraph_async(dir: &TempDir, args: &[&str]) -> Output {
+    qgraph_async_with_log(dir, args, "warn").await
+}
+
+/// Runs the binary like [`qgraph_async`] with `RUST_LOG` set to `log`.
+async fn qgraph_async_with_log(dir: &TempDir, args: &[&str], log: &str) -> Output {
     let home = dir.path().to_path_buf();
     let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    let log = log.to_owned();
     tokio::task::spawn_blocking(move || {
         Command::new(env!("CARGO_BIN_EXE_qgraph"))
             .args(&args)
             .env_clear()
             .env("HOME", &home)
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("RUST_LOG", log)
             .output()
             .unwrap()
     })
@@ -49,10 +56,15 @@ fn text(output: &Output) -> String {
     )
 }
 
+/// Checks that neither password appears, in plain text or as an HTTP Basic credential.
 fn assert_no_secret(output: &Output) {
     let all = text(output);
-    assert!(!all.contains(SIM_PASSWORD), "the password leaked: {all}");
-    assert!(!all.contains(WRONG_PASSWORD), "the password leaked: {all}");
+    for password in [SIM_PASSWORD, WRONG_PASSWORD] {
+        let user = qgraph_qualys_sim::DEFAULT_USERNAME;
+        let basic = qgraph_qualys_sim::base64_encode(format!("{user}:{password}").as_bytes());
+        assert!(!all.contains(password), "the password leaked: {all}");
+        assert!(!all.contains(&basic), "the Basic credential leaked: {all}");
+    }
 }
 
 fn write_password(dir: &TempDir, password: &str) -> String {
@@ -193,7 +205,8 @@ async fn run_exit_status_is_one_on_bad_credentials() {
     args.push("--no-verify");
     let unchecked = qgraph_async(&dir, &args).await;
     assert!(unchecked.status.success(), "{}", text(&unchecked));
-    let run = qgraph_async(&dir, &["integration", "run", "f", "--db", &db]).await;
+    // Trace logging shows every request, and still never the password.
+    let run = qgraph_async_with_log(&dir, &["integration", "run", "f", "--db", &db], "trace").await;
 
     assert_eq!(run.status.code(), Some(1), "{}", text(&run));
     let stderr = String::from_utf8_lossy(&run.stderr);
@@ -335,4 +348,37 @@ fn demo_with_missing_fixtures_dir_fails() {
 
     assert_eq!(run.status.code(), Some(1), "{}", text(&run));
     assert!(String::from_utf8_lossy(&run.stderr).contains(&missing));
+}
+
+#[test]
+fn add_reads_unset_fields_from_environment() {
+    let dir = TempDir::new("bin-env");
+    let db = db_text(&dir);
+
+    let add = Command::new(env!("CARGO_BIN_EXE_qgraph"))
+        .args(["integration", "add", "e", "--db", &db, "--no-verify"])
+        .args(["--allow-loopback-api-url", "--min-findings-since-days", "3"])
+        .env_clear()
+        .env("HOME", dir.path())
+        .env("QUALYS_USERNAME", "env-user")
+        .env("QUALYS_API_URL", "http://127.0.0.1:9")
+        .env("QUALYS_PASSWORD", SIM_PASSWORD)
+        .env("MIN_FINDINGS_SINCE_DAYS", "30")
+        .output()
+        .unwrap();
+
+    assert!(add.status.success(), "{}", text(&add));
+    assert_no_secret(&add);
+    let show = qgraph(&dir, &["integration", "show", "e", "--db", &db]);
+    let shown = String::from_utf8_lossy(&show.stdout);
+    assert!(shown.contains("qualysUsername: env-user"), "{shown}");
+    assert!(
+        shown.contains("qualysApiUrl: http://127.0.0.1:9"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("minFindingsSinceDays: 3\n"),
+        "a flag wins over its variable: {shown}"
+    );
+    assert!(shown.contains("qualysPassword: ********"), "{shown}");
 }

@@ -212,7 +212,8 @@ async fn bad_credentials_leave_graph_unchanged() {
     sim.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// Paused time skips the client's retry backoff between refused connections.
+#[tokio::test(start_paused = true)]
 async fn wrong_api_url_fails_verification() {
     // Bind a port, then free it, so nothing listens there.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -289,4 +290,56 @@ async fn unknown_instance_is_not_found() {
         matches!(error, SyncError::NotFound { ref name } if name == "ghost"),
         "{error}"
     );
+}
+
+/// Starts the generated subscription of `start_sim` as it is `day` days later.
+async fn start_sim_on_day(
+    hosts: u64,
+    day: u32,
+    start_secs: i64,
+) -> qgraph_qualys_sim::RunningSimulator {
+    let generated = qgraph_qualys_sim::GeneratedConfig {
+        hosts,
+        seed: 7,
+        day,
+        start_secs,
+        ..qgraph_qualys_sim::GeneratedConfig::default()
+    };
+    qgraph_qualys_sim::Simulator::start(qgraph_qualys_sim::SimConfig::generated(generated))
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purged_hosts_lose_their_findings() {
+    let now = qgraph_cli::now_ms();
+    let start_secs = qgraph_cli::demo::generated_start_secs(now);
+    let day0 = start_sim_on_day(200, 0, start_secs).await;
+    let dir = TempDir::new("purge");
+    let store = open_store(&dir);
+    let mut config = sim_config(&day0.base_url(), SIM_PASSWORD);
+    config.ingest_web_app_scans = None;
+    add_instance(&store, "c", config, UNCHECKED).await.unwrap();
+    let first = sync_at(&store, "c", now).await.unwrap();
+    assert_eq!(first.report.findings_retired, 0);
+    let before = count_of(&entity_counts(&store), "qualys_host_finding");
+    day0.shutdown().await;
+
+    let day30 = start_sim_on_day(200, 30, start_secs).await;
+    let moved = RawConfig {
+        qualys_api_url: Some(day30.base_url()),
+        ..RawConfig::default()
+    };
+    edit_instance(&store, "c", moved, UNCHECKED).await.unwrap();
+    let second = sync_at(&store, "c", now + 30 * 24 * HOUR_MS).await.unwrap();
+
+    assert_eq!(second.status, RunStatus::Success);
+    assert!(second.report.findings_retired > 0, "{:?}", second.report);
+    let after = count_of(&entity_counts(&store), "qualys_host_finding");
+    assert!(
+        after + second.report.findings_retired >= before,
+        "before {before}, after {after}, {:?}",
+        second.report
+    );
+    day30.shutdown().await;
 }

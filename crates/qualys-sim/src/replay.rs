@@ -24,10 +24,15 @@ const DETECTION_FILES: [&str; 2] = [
     "vm-host-detection-list-with-results.xml",
     "vm-host-detection-list-fixture.xml",
 ];
-const ASSET_FILES: [&str; 3] = [
+// The `list` fixtures carry the only recorded Azure, GCP and agent assets.
+const ASSET_FILES: [&str; 7] = [
     "am-hostasset-search-paged-01.xml",
     "am-hostasset-search-paged-02.xml",
     "am-hostasset-search-ec2.xml",
+    "am-hostasset-list-agent-fixture.xml",
+    "am-hostasset-list-azure-fixture.xml",
+    "am-hostasset-list-ec2-fixture.xml",
+    "am-hostasset-list-gcp-fixture.xml",
 ];
 const KB_FILES: [&str; 2] = ["kb-vuln-list-many.xml", "kb-vuln-list.xml"];
 const WEB_APP_FILES: [&str; 1] = ["was-webapp-search.xml"];

@@ -1,6 +1,8 @@
 //! Streaming page reader: walks a Qualys XML body event by event, collects
-//! page metadata outside the records, and builds one small element tree per
-//! record so that memory is bounded by the largest record.
+//! page metadata outside the records, and hands the events of each record to
+//! a [`RecordBuilder`], so that memory is bounded by the largest record.
+//! [`TreeBuilder`] builds one small element tree per record; hot endpoints
+//! fill their record structs straight from the events instead.
 
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
@@ -169,42 +171,98 @@ impl PageMeta {
     }
 }
 
-/// Builds the element tree of one record while its events stream past.
-#[derive(Debug, Default)]
-struct RecordBuilder {
-    /// Open elements, the record itself first.
-    stack: Vec<Node>,
-    /// Depth inside a skipped subtree; 0 when not skipping.
-    skip_depth: usize,
-    /// First problem found in the record; the record is reported as an error at its end.
-    problem: Option<String>,
-    /// Byte limit of the innermost open element's text.
-    text_limit: Option<usize>,
+/// Receives the events of one record at a time and builds the record.
+///
+/// The page parser keeps the first problem of a record (bad UTF-8, control
+/// characters, unknown entities) and passes it to [`RecordBuilder::finish`],
+/// so the builder reports it under the record's name and id.
+pub trait RecordBuilder {
+    /// What a finished record becomes.
+    type Output;
+    /// An element opened; the first call after a finished record is the record element itself.
+    fn open(&mut self, name: &str, start: &BytesStart<'_>, problem: &mut Option<String>);
+    /// The innermost open element closed.
+    fn close(&mut self);
+    /// Text, CDATA or a resolved reference inside the innermost open element.
+    fn text(&mut self, text: &str, problem: &mut Option<String>);
+    /// Ends the record after its end tag and resets the builder for the next one.
+    fn finish(&mut self, problem: Option<String>) -> Result<Self::Output, RecordError>;
 }
 
-/// Reads one Qualys page and yields its records as element trees.
-pub struct PageParser<R> {
+/// Builds the element tree of one record while its events stream past.
+#[derive(Debug, Default)]
+pub struct TreeBuilder {
+    /// Open elements, the record itself first.
+    stack: Vec<Node>,
+    /// The record element once closed, until `finish` takes it.
+    finished: Option<Node>,
+    /// Depth inside a skipped subtree; 0 when not skipping.
+    skip_depth: usize,
+    /// Byte limit of the innermost open element's text.
+    text_limit: Option<usize>,
+    /// Elements whose subtree is skipped, from [`PageSpec::skip`].
+    skip: Vec<&'static str>,
+    /// Text limits, from [`PageSpec::text_limits`].
+    text_limits: Vec<(&'static str, usize)>,
+    /// Child element naming the record in errors, from [`PageSpec::id_element`].
+    id_element: &'static str,
+}
+
+impl TreeBuilder {
+    /// Creates a builder that skips and cuts elements as `spec` says.
+    pub fn new(spec: &PageSpec) -> Self {
+        Self {
+            skip: spec.skip.clone(),
+            text_limits: spec.text_limits.clone(),
+            id_element: spec.id_element,
+            ..Self::default()
+        }
+    }
+}
+
+/// Reads one Qualys page and yields its records as `B` builds them.
+pub struct PageParser<R, B = TreeBuilder> {
     reader: Reader<Utf8Sanitizer<R>>,
     buf: Vec<u8>,
-    state: PageState,
+    state: PageState<B>,
     done: bool,
 }
 
 /// Everything the parser tracks besides the reader, split off so event
 /// handlers can borrow it while an event still borrows the read buffer.
-struct PageState {
+struct PageState<B> {
     spec: PageSpec,
     /// Open element names outside records, root first.
     path: Vec<String>,
     /// Text of the innermost open element outside records.
     meta_text: String,
     meta: PageMeta,
-    record: Option<RecordBuilder>,
+    builder: B,
+    /// Open record, while one is being read.
+    record: Option<OpenRecord>,
 }
 
-impl<R: AsyncBufRead + Unpin> PageParser<R> {
-    /// Creates a parser over `reader` that keeps records as `spec` describes.
+/// Where the parser is inside the record being read.
+struct OpenRecord {
+    /// Record element name, for truncation errors.
+    name: &'static str,
+    /// Open elements inside the record, the record element included.
+    depth: usize,
+    /// First problem found in the record; the record is reported as an error at its end.
+    problem: Option<String>,
+}
+
+impl<R: AsyncBufRead + Unpin> PageParser<R, TreeBuilder> {
+    /// Creates a parser over `reader` that keeps records as element trees as `spec` describes.
     pub fn new(reader: R, spec: PageSpec) -> Self {
+        let builder = TreeBuilder::new(&spec);
+        Self::with_builder(reader, spec, builder)
+    }
+}
+
+impl<R: AsyncBufRead + Unpin, B: RecordBuilder> PageParser<R, B> {
+    /// Creates a parser over `reader` that finds records as `spec` describes and builds them with `builder`.
+    pub fn with_builder(reader: R, spec: PageSpec, builder: B) -> Self {
         let mut reader = Reader::from_reader(Utf8Sanitizer::new(reader));
         let config = reader.config_mut();
         config.trim_text(false);
@@ -218,6 +276,7 @@ impl<R: AsyncBufRead + Unpin> PageParser<R> {
                 path: Vec::new(),
                 meta_text: String::new(),
                 meta: PageMeta::default(),
+                builder,
                 record: None,
             },
             done: false,
@@ -234,7 +293,7 @@ impl<R: AsyncBufRead + Unpin> PageParser<R> {
     /// Returns `Ok(None)` at the end of a complete page. A
     /// [`ParseError::Record`] concerns one record only and the caller may call
     /// again; any other error ends the page.
-    pub async fn next_record(&mut self) -> Result<Option<Node>, ParseError> {
+    pub async fn next_record(&mut self) -> Result<Option<B::Output>, ParseError> {
         if self.done {
             return Ok(None);
         }
@@ -300,12 +359,13 @@ impl<R: AsyncBufRead + Unpin> PageParser<R> {
     }
 }
 
-impl PageState {
-    fn on_start(&mut self, start: &BytesStart<'_>, empty: bool) -> Step {
+impl<B: RecordBuilder> PageState<B> {
+    fn on_start(&mut self, start: &BytesStart<'_>, empty: bool) -> Step<B::Output> {
         let name = start.name();
         let name = name.as_ref();
         if let Some(record) = self.record.as_mut() {
-            record.open(name, start, &self.spec);
+            record.depth += 1;
+            self.builder.open(name, start, &mut record.problem);
             return if empty { self.on_end() } else { Step::Continue };
         }
         if self.path.is_empty() && self.meta.root.is_none() {
@@ -317,9 +377,13 @@ impl PageState {
             }
             self.meta.root = Some(name.to_owned());
         }
-        if self.is_record_place(name) {
-            let mut record = RecordBuilder::default();
-            record.open(name, start, &self.spec);
+        if let Some(record_name) = self.record_place(name) {
+            let mut record = OpenRecord {
+                name: record_name,
+                depth: 1,
+                problem: None,
+            };
+            self.builder.open(name, start, &mut record.problem);
             self.record = Some(record);
             return if empty { self.on_end() } else { Step::Continue };
         }
@@ -331,20 +395,18 @@ impl PageState {
         Step::Continue
     }
 
-    fn on_end(&mut self) -> Step {
+    fn on_end(&mut self) -> Step<B::Output> {
         if let Some(record) = self.record.as_mut() {
-            let Some(node) = record.close() else {
+            self.builder.close();
+            record.depth -= 1;
+            if record.depth > 0 {
                 return Step::Continue;
-            };
+            }
             let problem = record.problem.take();
             self.record = None;
-            return match problem {
-                None => Step::Record(node),
-                Some(reason) => Step::Fail(ParseError::Record(RecordError {
-                    element: node.name.clone(),
-                    id: node.text_of(self.spec.id_element).map(str::to_owned),
-                    reason,
-                })),
+            return match self.builder.finish(problem) {
+                Ok(output) => Step::Record(output),
+                Err(error) => Step::Fail(ParseError::Record(error)),
             };
         }
         if self.path.len() > 1 {
@@ -357,13 +419,17 @@ impl PageState {
 
     fn on_text(&mut self, text: &str) {
         if let Some(record) = self.record.as_mut() {
-            record.append(text);
+            self.builder.text(text, &mut record.problem);
         } else if self.meta_text.len() < MAX_META_TEXT_BYTES {
             self.meta_text.push_str(text);
         }
     }
 
-    fn on_reference(&mut self, reference: &quick_xml::events::BytesRef<'_>, position: u64) -> Step {
+    fn on_reference(
+        &mut self,
+        reference: &quick_xml::events::BytesRef<'_>,
+        position: u64,
+    ) -> Step<B::Output> {
         let resolved = resolve_reference(reference);
         match resolved {
             Some(character) => {
@@ -378,13 +444,12 @@ impl PageState {
         }
     }
 
-    fn on_eof(&mut self) -> Result<Option<Node>, ParseError> {
+    fn on_eof(&mut self) -> Result<Option<B::Output>, ParseError> {
         if self.record.is_some() || !self.path.is_empty() {
             let open = self
                 .record
                 .as_ref()
-                .and_then(|record| record.stack.first())
-                .map(|node| node.name.clone())
+                .map(|record| record.name.to_owned())
                 .or_else(|| self.path.last().cloned())
                 .unwrap_or_default();
             return Err(ParseError::Truncated { open_element: open });
@@ -401,7 +466,7 @@ impl PageState {
     }
 
     /// Marks the open record invalid, or fails the page when outside a record.
-    fn invalid_markup(&mut self, reason: &str, position: u64) -> Step {
+    fn invalid_markup(&mut self, reason: &str, position: u64) -> Step<B::Output> {
         match self.record.as_mut() {
             Some(record) => {
                 record.problem.get_or_insert_with(|| reason.to_owned());
@@ -414,14 +479,17 @@ impl PageState {
         }
     }
 
-    fn is_record_place(&self, name: &str) -> bool {
+    /// Returns the record name when an element `name` opening here starts a record.
+    fn record_place(&self, name: &str) -> Option<&'static str> {
+        if self.meta.root.as_deref() == Some("SIMPLE_RETURN") {
+            return None;
+        }
         let parent = self.path.last().map(String::as_str);
-        self.meta.root.as_deref() != Some("SIMPLE_RETURN")
-            && self
-                .spec
-                .records
-                .iter()
-                .any(|place| place.name == name && Some(place.parent) == parent)
+        self.spec
+            .records
+            .iter()
+            .find(|place| place.name == name && Some(place.parent) == parent)
+            .map(|place| place.name)
     }
 
     fn store_meta_leaf(&mut self) {
@@ -442,35 +510,58 @@ impl PageState {
     }
 }
 
-enum Step {
+enum Step<T> {
     Continue,
-    Record(Node),
+    Record(T),
     Fail(ParseError),
 }
 
-impl RecordBuilder {
-    fn open(&mut self, name: &str, start: &BytesStart<'_>, spec: &PageSpec) {
-        if self.skip_depth > 0 || (!self.stack.is_empty() && spec.skip.contains(&name)) {
+/// Reads the attributes of `start` as XML allows them, noting the first malformed one in `problem`.
+pub(crate) fn read_attributes(
+    name: &str,
+    start: &BytesStart<'_>,
+    problem: &mut Option<String>,
+) -> Vec<(String, String)> {
+    let mut attrs = Vec::new();
+    for attribute in start.attributes().with_checks(false) {
+        let Ok(attribute) = attribute else {
+            problem.get_or_insert_with(|| format!("malformed attribute on <{name}>"));
+            continue;
+        };
+        let key = attribute.key.as_ref().to_owned();
+        match attribute.normalized_value(quick_xml::XmlVersion::Implicit1_0) {
+            Ok(value) => attrs.push((key, value.into_owned())),
+            Err(error) => {
+                problem.get_or_insert_with(|| format!("attribute {key} on <{name}>: {error}"));
+            }
+        }
+    }
+    attrs
+}
+
+/// Notes in `problem` a character XML forbids in `text`, if there is one.
+pub(crate) fn check_text(text: &str, problem: &mut Option<String>) {
+    if let Some(bad) = find_forbidden_char(text) {
+        problem.get_or_insert_with(|| {
+            if bad == INVALID_UTF8_MARKER {
+                "invalid UTF-8 in text".to_owned()
+            } else {
+                format!("control character U+{:04X} in text", u32::from(bad))
+            }
+        });
+    }
+}
+
+impl RecordBuilder for TreeBuilder {
+    type Output = Node;
+
+    fn open(&mut self, name: &str, start: &BytesStart<'_>, problem: &mut Option<String>) {
+        if self.skip_depth > 0 || (!self.stack.is_empty() && self.skip.contains(&name)) {
             self.skip_depth += 1;
             return;
         }
-        let mut attrs = Vec::new();
-        for attribute in start.attributes().with_checks(false) {
-            let Ok(attribute) = attribute else {
-                self.problem
-                    .get_or_insert_with(|| format!("malformed attribute on <{name}>"));
-                continue;
-            };
-            let key = attribute.key.as_ref().to_owned();
-            match attribute.normalized_value(quick_xml::XmlVersion::Implicit1_0) {
-                Ok(value) => attrs.push((key, value.into_owned())),
-                Err(error) => {
-                    self.problem
-                        .get_or_insert_with(|| format!("attribute {key} on <{name}>: {error}"));
-                }
-            }
-        }
-        self.text_limit = spec
+        let attrs = read_attributes(name, start, problem);
+        self.text_limit = self
             .text_limits
             .iter()
             .find(|(limited, _)| *limited == name)
@@ -482,25 +573,23 @@ impl RecordBuilder {
         });
     }
 
-    /// Closes the innermost element; returns the record when it was the record itself.
-    fn close(&mut self) -> Option<Node> {
+    fn close(&mut self) {
         if self.skip_depth > 0 {
             self.skip_depth -= 1;
-            return None;
+            return;
         }
-        let mut node = self.stack.pop()?;
+        let Some(mut node) = self.stack.pop() else {
+            return;
+        };
         trim_in_place(&mut node.text);
         self.text_limit = None;
         match self.stack.last_mut() {
-            Some(parent) => {
-                parent.children.push(node);
-                None
-            }
-            None => Some(node),
+            Some(parent) => parent.children.push(node),
+            None => self.finished = Some(node),
         }
     }
 
-    fn append(&mut self, text: &str) {
+    fn text(&mut self, text: &str, problem: &mut Option<String>) {
         if self.skip_depth > 0 {
             return;
         }
@@ -511,15 +600,7 @@ impl RecordBuilder {
         if (node.text.is_empty() || !node.children.is_empty()) && is_blank(text) {
             return;
         }
-        if let Some(bad) = find_forbidden_char(text) {
-            self.problem.get_or_insert_with(|| {
-                if bad == INVALID_UTF8_MARKER {
-                    "invalid UTF-8 in text".to_owned()
-                } else {
-                    format!("control character U+{:04X} in text", u32::from(bad))
-                }
-            });
-        }
+        check_text(text, problem);
         match self.text_limit {
             Some(limit) if node.text.len() + text.len() > limit => {
                 let room = limit.saturating_sub(node.text.len());
@@ -530,9 +611,24 @@ impl RecordBuilder {
             _ => node.text.push_str(text),
         }
     }
+
+    fn finish(&mut self, problem: Option<String>) -> Result<Node, RecordError> {
+        self.stack.clear();
+        self.skip_depth = 0;
+        self.text_limit = None;
+        let node = self.finished.take().unwrap_or_default();
+        match problem {
+            None => Ok(node),
+            Some(reason) => Err(RecordError {
+                element: node.name.clone(),
+                id: node.text_of(self.id_element).map(str::to_owned),
+                reason,
+            }),
+        }
+    }
 }
 
-fn is_blank(text: &str) -> bool {
+pub(crate) fn is_blank(text: &str) -> bool {
     text.bytes()
         .all(|byte| matches!(byte, b' ' | b'\t' | b'\n' | b'\r'))
 }
@@ -581,7 +677,7 @@ fn resolve_reference(reference: &quick_xml::events::BytesRef<'_>) -> Option<char
     }
 }
 
-fn trim_in_place(text: &mut String) {
+pub(crate) fn trim_in_place(text: &mut String) {
     let end = text.trim_end().len();
     text.truncate(end);
     let start = text.len() - text.trim_start().len();
@@ -590,7 +686,7 @@ fn trim_in_place(text: &mut String) {
     }
 }
 
-fn floor_char_boundary(text: &str, index: usize) -> usize {
+pub(crate) fn floor_char_boundary(text: &str, index: usize) -> usize {
     if index >= text.len() {
         return text.len();
     }

@@ -1,15 +1,19 @@
 //! Runs one first sync and one unchanged re-sync of N generated findings
 //! into a file database and prints the times, for profiling outside criterion.
 //!
-//! `cargo run --release -p qgraph-store --example sync_profile -- 1000000`
-//! (set `RUST_LOG=qgraph_store=debug` for per-phase times).
+//! `cargo run --release -p qgraph-store --example sync_profile -- 1000000 10000`
+//! (set `RUST_LOG=qgraph_store=debug` for per-phase times). The optional
+//! second argument adds that many `SCANS` mapped relationships, one per host
+//! as the host asset step emits them, so the mapper's cost shows in the
+//! `mapper` phase.
 
 #![allow(clippy::unwrap_used, reason = "a profiling tool fails loudly")]
 
 use std::time::Instant;
 
 use qgraph_model::{
-    DeclaredType, Entity, GraphObject, GraphSink, StepDeclaration, StepResult, StepStatus,
+    DeclaredType, Direction, Entity, GraphObject, GraphSink, MappedRelationship, Properties,
+    RelationshipClass, StepDeclaration, StepResult, StepStatus,
 };
 use qgraph_store::{
     GraphStore, InstanceKind, KeySource, NewInstance, SqliteStore, SyncOptions, SyncRun,
@@ -48,6 +52,31 @@ fn finding(i: u64) -> Entity {
     e
 }
 
+/// A `SCANS` mapped relationship from the VMDR service to a discovered host,
+/// matched by `_class` and `qualysQwebHostId`.
+fn scans(host_id: u64) -> MappedRelationship {
+    let mut target = Properties::new();
+    target.insert("_type".into(), "discovered_host".into());
+    target.insert("_key".into(), format!("Host:{host_id}").into());
+    target.insert("_class".into(), "Host".into());
+    target.insert("qualysQwebHostId".into(), host_id.into());
+    target.insert("hostname".into(), format!("host-{host_id}.example.test").into());
+    MappedRelationship::new(
+        "qualys-vmdr-service",
+        "qualys_vmdr_service",
+        &RelationshipClass::new(RelationshipClass::SCANS).unwrap(),
+        target,
+        vec![vec!["_class".to_owned(), "qualysQwebHostId".to_owned()]],
+        Direction::Forward,
+        false,
+    )
+    .unwrap()
+}
+
+fn service() -> Entity {
+    Entity::new("qualys-vmdr-service", "qualys_vmdr_service", &["Service"]).unwrap()
+}
+
 fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
@@ -57,6 +86,10 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(100_000);
+    let mapped: u64 = std::env::args()
+        .nth(2)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(0);
     let dir = std::env::temp_dir().join(format!("qgraph-profile-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let store = SqliteStore::open_with_key(dir.join("graph.db"), KeySource::Ephemeral).unwrap();
@@ -69,6 +102,11 @@ fn main() {
         })
         .unwrap()
         .id;
+    if let Ok(kib) = std::env::var("TMP_CACHE_KIB") {
+        store
+            .with_connection(|c| c.execute_batch(&format!("PRAGMA cache_size = -{kib}")))
+            .unwrap();
+    }
     let steps = vec![StepDeclaration {
         id: "findings".to_owned(),
         name: "findings".to_owned(),
@@ -101,16 +139,24 @@ fn main() {
         if !batch.is_empty() {
             run.write("findings", batch).unwrap();
         }
+        if mapped > 0 {
+            let mut objects = vec![GraphObject::Entity(service())];
+            objects.extend((0..mapped).map(|h| GraphObject::Mapped(scans(h))));
+            run.write("findings", objects).unwrap();
+        }
         let staged = start.elapsed();
         let report = run.commit(&steps, &results).unwrap();
         let total = start.elapsed();
         println!(
-            "{label}: {count} findings in {:.2} s (staging {:.2} s) = {:.0} per second; created {}, updated {}",
+            "{label}: {count} findings in {:.2} s (staging {:.2} s) = {:.0} per second; \
+             created {}, updated {}; mapper relationships created {}, updated {}",
             total.as_secs_f64(),
             staged.as_secs_f64(),
             count as f64 / total.as_secs_f64(),
             report.entities_created,
-            report.entities_updated
+            report.entities_updated,
+            report.mapper_relationships_created,
+            report.mapper_relationships_updated
         );
     }
     store

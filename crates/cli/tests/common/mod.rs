@@ -60,7 +60,7 @@ pub async fn start_sim(hosts: u64) -> RunningSimulator {
         .unwrap()
 }
 
-/// A configuration for the simulator at `api_url` with `password`.
+/// Builds a configuration for the simulator at `api_url` with `password`.
 pub fn sim_config(api_url: &str, password: &str) -> RawConfig {
     RawConfig {
         qualys_username: Some(qgraph_qualys_sim::DEFAULT_USERNAME.to_owned()),

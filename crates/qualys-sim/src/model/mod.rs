@@ -283,7 +283,8 @@ impl Subscription {
     /// Returns the first host index whose id is at least `id`.
     pub(crate) fn first_index_at_or_above(&self, id: u64) -> u64 {
         let index = id.saturating_sub(HOST_ID_BASE) / HOST_ID_STRIDE;
-        if self.host_id(index) >= id {
+        // Near u64::MAX the id of `index` overflows, and no host exists there anyway.
+        if index >= self.host_slots() || self.host_id(index) >= id {
             index
         } else {
             index + 1
@@ -564,6 +565,20 @@ mod tests {
             day,
             ..GeneratedConfig::default()
         })
+    }
+
+    #[test]
+    fn open_id_range_does_not_overflow() {
+        // With seed 11 the id of the last possible index overflowed u64 and panicked.
+        for seed in [1, 7, 11] {
+            let sub = Subscription::new(GeneratedConfig {
+                hosts: 10,
+                seed,
+                ..GeneratedConfig::default()
+            });
+            assert!(sub.first_index_at_or_above(u64::MAX) >= sub.host_slots());
+            assert_eq!(sub.first_index_at_or_above(0), 0);
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub struct HostAssetKind;
 
 impl RecordKind for HostAssetKind {
     type Record = HostAsset;
+    super::tree_builder!();
 
     fn spec(&self) -> PageSpec {
         PageSpec {

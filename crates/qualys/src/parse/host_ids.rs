@@ -11,6 +11,7 @@ pub struct HostIdKind;
 
 impl RecordKind for HostIdKind {
     type Record = HostIdRange;
+    super::tree_builder!();
 
     fn spec(&self) -> PageSpec {
         PageSpec {

@@ -11,6 +11,7 @@ pub struct VulnKind;
 
 impl RecordKind for VulnKind {
     type Record = Vuln;
+    super::tree_builder!();
 
     fn spec(&self) -> PageSpec {
         PageSpec {

@@ -18,23 +18,30 @@ use crate::error::{ParseError, RecordError};
 use crate::records::{
     EpochMillis, HostAsset, HostDetections, HostIdRange, PortalVersion, Vuln, WebApp, WebAppFinding,
 };
-use crate::xml::{Node, PageMeta, PageParser, PageSpec};
+use crate::xml::{Node, PageMeta, PageParser, PageSpec, RecordBuilder};
 
 /// How one endpoint's records are found in a page and converted.
 pub trait RecordKind {
     /// Record type yielded.
     type Record;
+    /// Builds each record from its events: an element tree, or the record itself.
+    type Builder: RecordBuilder;
     /// Where the records are and what to keep of them.
     fn spec(&self) -> PageSpec;
-    /// Converts one record tree.
-    fn convert(&self, node: Node) -> Result<Self::Record, RecordError>;
+    /// Creates the builder for a page read with `spec`.
+    fn builder(&self, spec: &PageSpec) -> Self::Builder;
+    /// Converts one built record.
+    fn convert(
+        &self,
+        built: <Self::Builder as RecordBuilder>::Output,
+    ) -> Result<Self::Record, RecordError>;
     /// Key that identifies a record within a page, used to skip records already yielded when a page is retried.
     fn key(record: &Self::Record) -> u64;
 }
 
 /// Records of one page, read as the body streams in.
-pub struct RecordStream<R, K> {
-    parser: PageParser<R>,
+pub struct RecordStream<R, K: RecordKind> {
+    parser: PageParser<R, K::Builder>,
     kind: K,
 }
 
@@ -42,8 +49,9 @@ impl<R: AsyncBufRead + Unpin, K: RecordKind> RecordStream<R, K> {
     /// Creates a record stream of `kind` over `reader`.
     pub fn new(reader: R, kind: K) -> Self {
         let spec = kind.spec();
+        let builder = kind.builder(&spec);
         Self {
-            parser: PageParser::new(reader, spec),
+            parser: PageParser::with_builder(reader, spec, builder),
             kind,
         }
     }
@@ -134,6 +142,18 @@ const _: fn() = || {
     yields::<was::WebAppKind, WebApp>();
     yields::<was::FindingKind, WebAppFinding>();
 };
+
+/// Implements the tree-building part of [`RecordKind`] for a kind that converts element trees.
+macro_rules! tree_builder {
+    () => {
+        type Builder = crate::xml::TreeBuilder;
+
+        fn builder(&self, spec: &crate::xml::PageSpec) -> crate::xml::TreeBuilder {
+            crate::xml::TreeBuilder::new(spec)
+        }
+    };
+}
+pub(crate) use tree_builder;
 
 /// Field readers shared by the record converters.
 pub(crate) struct Fields<'a> {

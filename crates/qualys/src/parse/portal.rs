@@ -13,6 +13,7 @@ pub struct PortalKind;
 
 impl RecordKind for PortalKind {
     type Record = PortalVersion;
+    super::tree_builder!();
 
     fn spec(&self) -> PageSpec {
         PageSpec {

@@ -12,6 +12,7 @@ pub struct WebAppKind;
 
 impl RecordKind for WebAppKind {
     type Record = WebApp;
+    super::tree_builder!();
 
     fn spec(&self) -> PageSpec {
         PageSpec {
@@ -70,6 +71,7 @@ pub struct FindingKind;
 
 impl RecordKind for FindingKind {
     type Record = WebAppFinding;
+    super::tree_builder!();
 
     fn spec(&self) -> PageSpec {
         PageSpec {
