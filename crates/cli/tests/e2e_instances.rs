@@ -220,6 +220,14 @@ async fn remove_deletes_only_its_instance() {
     // The same sync of "two" alone, in a store of its own, is what must remain.
     let alone_dir = TempDir::new("e2e-remove-alone");
     let alone_store = open_store(&alone_dir);
+    // An unsynced first instance gives "two" the same instance id, which
+    // the account key contains.
+    add(
+        &alone_store,
+        "one",
+        sim_config(&sim_one.base_url(), SIM_PASSWORD),
+    )
+    .await;
     add(
         &alone_store,
         "two",

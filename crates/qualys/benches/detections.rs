@@ -10,7 +10,7 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use qgraph_qualys::ResultsOptions;
 use qgraph_qualys::parse;
 use tokio::io::{AsyncBufRead, AsyncRead, ReadBuf};
@@ -209,4 +209,25 @@ fn detections(c: &mut Criterion) {
 }
 
 criterion_group!(benches, detections);
-criterion_main!(benches);
+
+/// Runs criterion, or with `QUALYS_PARSE_ONCE=parse` (or `events`) parses the
+/// body once and exits, so `perf stat` or `/usr/bin/time` can report the CPU
+/// time and peak memory of a single parse on a loaded machine.
+fn main() {
+    let once = std::env::var("QUALYS_PARSE_ONCE").ok();
+    let Some(mode) = once else {
+        benches();
+        Criterion::default().configure_from_args().final_summary();
+        return;
+    };
+    let host = host_template();
+    let repeats = BODY_BYTES.div_ceil(host.len() as u64);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let count = match mode.as_str() {
+        "events" => runtime.block_on(read_events(&host, repeats)),
+        _ => runtime.block_on(parse_body(&host, repeats)),
+    };
+    println!("{mode}: {count}");
+}

@@ -20,6 +20,9 @@ pub(crate) struct Utf8Sanitizer<R> {
     position: usize,
     /// Bytes of a sequence cut by a chunk boundary, completed by the next chunk.
     carry: Vec<u8>,
+    /// Unconsumed bytes at the front of the inner buffer already found valid,
+    /// served from there without copying; almost every chunk is valid.
+    passthrough: usize,
 }
 
 impl<R> Utf8Sanitizer<R> {
@@ -29,6 +32,7 @@ impl<R> Utf8Sanitizer<R> {
             out: Vec::new(),
             position: 0,
             carry: Vec::new(),
+            passthrough: 0,
         }
     }
 }
@@ -66,8 +70,9 @@ impl<R: AsyncBufRead + Unpin> AsyncBufRead for Utf8Sanitizer<R> {
             out,
             position,
             carry,
+            passthrough,
         } = self.get_mut();
-        while *position >= out.len() {
+        while *passthrough == 0 && *position >= out.len() {
             out.clear();
             *position = 0;
             let chunk = ready!(Pin::new(&mut *inner).poll_fill_buf(cx))?;
@@ -81,6 +86,10 @@ impl<R: AsyncBufRead + Unpin> AsyncBufRead for Utf8Sanitizer<R> {
             }
             let consumed = chunk.len();
             if carry.is_empty() {
+                if std::str::from_utf8(chunk).is_ok() {
+                    *passthrough = consumed;
+                    break;
+                }
                 let pending = sanitize_into(chunk, out);
                 carry.extend_from_slice(&chunk[consumed - pending..]);
             } else {
@@ -91,11 +100,23 @@ impl<R: AsyncBufRead + Unpin> AsyncBufRead for Utf8Sanitizer<R> {
             }
             Pin::new(&mut *inner).consume(consumed);
         }
+        if *passthrough > 0 {
+            let valid = *passthrough;
+            return Pin::new(inner)
+                .poll_fill_buf(cx)
+                .map_ok(|chunk| &chunk[..valid.min(chunk.len())]);
+        }
         Poll::Ready(Ok(&out[*position..]))
     }
 
     fn consume(self: Pin<&mut Self>, amount: usize) {
         let this = self.get_mut();
+        if this.passthrough > 0 {
+            let amount = amount.min(this.passthrough);
+            this.passthrough -= amount;
+            Pin::new(&mut this.inner).consume(amount);
+            return;
+        }
         this.position = (this.position + amount).min(this.out.len());
     }
 }

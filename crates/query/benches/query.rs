@@ -1,7 +1,7 @@
 //! Query speed on a generated graph of 10 000 hosts and 1 million findings.
 //!
-//! The graph is written once through a store sync run and kept in the target directory
-//! (`query-bench-v1.db`); delete the file to regenerate it. `QGRAPH_BENCH_HOSTS` and
+//! The graph is written once with bulk SQL and kept in the target directory
+//! (`query-bench-v2-{hosts}x{findings per host}.db`); delete the file to regenerate it. `QGRAPH_BENCH_HOSTS` and
 //! `QGRAPH_BENCH_FINDINGS_PER_HOST` shrink it for a quick run.
 
 #![allow(clippy::unwrap_used, reason = "benchmark setup")]
@@ -11,16 +11,12 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use qgraph_model::{
-    DeclaredType, Entity, GraphObject, GraphSink, Relationship, RelationshipClass, StepDeclaration,
-    StepResult, StepStatus,
-};
 use qgraph_query::{QueryOptions, run_query};
-use qgraph_store::{GraphStore, InstanceKind, NewInstance, SqliteStore, SyncOptions, SyncRun};
+use qgraph_store::{GraphStore, InstanceKind, NewInstance, SqliteStore};
+use serde_json::{Value, json};
 
 const NOW: i64 = 1_768_435_200_000;
 const VULNERABILITIES: usize = 2_000;
-const BATCH: usize = 20_000;
 
 /// The three queries of the performance goals.
 const QUERIES: [(&str, &str); 3] = [
@@ -45,16 +41,6 @@ fn env_size(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-fn declared(types: &[&str]) -> Vec<DeclaredType> {
-    types
-        .iter()
-        .map(|t| DeclaredType {
-            object_type: (*t).to_owned(),
-            partial: false,
-        })
-        .collect()
-}
-
 /// A deterministic pseudo-random sequence (SplitMix64) so every run builds the same graph.
 struct Sequence(u64);
 
@@ -72,6 +58,9 @@ impl Sequence {
     }
 }
 
+/// Writes the graph with bulk SQL: the same rows a sync run of these entities and
+/// relationships writes (keys, `_class` rows, relationship keys `from|verb|to`, metadata),
+/// because the store's sync commit takes minutes at this size.
 fn generate(path: &PathBuf, hosts: usize, per_host: usize) {
     let store = SqliteStore::open(path).unwrap();
     let instance = store
@@ -82,97 +71,148 @@ fn generate(path: &PathBuf, hosts: usize, per_host: usize) {
             password: None,
         })
         .unwrap();
-    let mut run = store.begin_sync(instance.id, SyncOptions::at(NOW)).unwrap();
-    let mut sequence = Sequence(7);
-    let has = RelationshipClass::new("HAS").unwrap();
-    let scans = RelationshipClass::new("SCANS").unwrap();
-    let is = RelationshipClass::new("IS").unwrap();
+    store.with_connection(|conn| {
+        let tx = conn.unchecked_transaction().unwrap();
+        let mut writer = Writer::new(&tx, instance.id.0);
+        write_graph(&mut writer, hosts, per_host);
+        drop(writer);
+        tx.commit().unwrap();
+    });
+}
 
-    let mut service = Entity::new("vmdr", "qualys_vulnerability_manager", &["Service"]).unwrap();
-    service.set("name", "VMDR");
-    let mut batch = vec![GraphObject::Entity(service.clone())];
-    for q in 0..VULNERABILITIES {
-        let mut vuln = Entity::new(format!("vuln-{q}"), "qualys_vuln", &["Vulnerability"]).unwrap();
-        vuln.set("qid", 10_000 + q as i64);
-        vuln.set("cvssScore", (sequence.below(101) as f64) / 10.0);
-        batch.push(GraphObject::Entity(vuln));
+/// Prepared inserts into `entities`, `entity_classes` and `relationships`.
+struct Writer<'c> {
+    entity: rusqlite::Statement<'c>,
+    class: rusqlite::Statement<'c>,
+    relationship: rusqlite::Statement<'c>,
+    instance: i64,
+    next_entity: i64,
+}
+
+impl<'c> Writer<'c> {
+    fn new(conn: &'c rusqlite::Connection, instance: i64) -> Self {
+        Writer {
+            entity: conn
+                .prepare(
+                    "INSERT INTO entities (id, instance_id, entity_key, entity_type, classes, \
+                     properties, source, step_id, created_on, updated_on, version) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'integration-managed', 'bench', ?7, ?7, 1)",
+                )
+                .unwrap(),
+            class: conn
+                .prepare("INSERT INTO entity_classes (entity_id, class) VALUES (?1, ?2)")
+                .unwrap(),
+            relationship: conn
+                .prepare(
+                    "INSERT INTO relationships (instance_id, relationship_key, relationship_type, \
+                     class, from_id, to_id, display_name, properties, source, step_id, \
+                     created_on, updated_on, version) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?4, '{}', 'integration-managed', 'bench', \
+                     ?7, ?7, 1)",
+                )
+                .unwrap(),
+            instance,
+            next_entity: 1,
+        }
     }
-    run.write("bench", std::mem::take(&mut batch)).unwrap();
+
+    /// Inserts an entity of one class and returns its row id.
+    fn entity(&mut self, key: &str, entity_type: &str, class: &str, properties: &Value) -> i64 {
+        let id = self.next_entity;
+        self.next_entity += 1;
+        let classes = format!("[\"{class}\"]");
+        self.entity
+            .execute(rusqlite::params![
+                id,
+                self.instance,
+                key,
+                entity_type,
+                classes,
+                properties.to_string(),
+                NOW
+            ])
+            .unwrap();
+        self.class.execute(rusqlite::params![id, class]).unwrap();
+        id
+    }
+
+    fn relationship(&mut self, from: (i64, &str), class: &str, to: (i64, &str), type_: &str) {
+        let key = format!("{}|{}|{}", from.1, class.to_lowercase(), to.1);
+        self.relationship
+            .execute(rusqlite::params![
+                self.instance,
+                key,
+                type_,
+                class,
+                from.0,
+                to.0,
+                NOW
+            ])
+            .unwrap();
+    }
+}
+
+fn write_graph(writer: &mut Writer<'_>, hosts: usize, per_host: usize) {
+    let mut sequence = Sequence(7);
+    let service = writer.entity(
+        "vmdr",
+        "qualys_vulnerability_manager",
+        "Service",
+        &json!({"name": "VMDR"}),
+    );
+    let mut vulns = Vec::with_capacity(VULNERABILITIES);
+    for q in 0..VULNERABILITIES {
+        let cvss = (sequence.below(101) as f64) / 10.0;
+        let properties = json!({"cvssScore": cvss, "qid": 10_000 + q as i64});
+        vulns.push(writer.entity(&format!("vuln-{q}"), "qualys_vuln", "Vulnerability", &properties));
+    }
 
     let severities = ["informational", "low", "medium", "high", "critical"];
     for h in 0..hosts {
         let host_key = format!("host-{h}");
-        let mut host = Entity::new(&host_key, "discovered_host", &["Host"]).unwrap();
-        host.set("hostname", format!("host-{h}.example.internal"));
-        host.set("platform", if h % 3 == 0 { "windows" } else { "linux" });
-        batch.push(GraphObject::Entity(host.clone()));
-        batch.push(GraphObject::Relationship(Relationship::between(
-            &service, &scans, &host,
-        )));
+        let platform = if h % 3 == 0 { "windows" } else { "linux" };
+        let properties =
+            json!({"hostname": format!("host-{h}.example.internal"), "platform": platform});
+        let host = writer.entity(&host_key, "discovered_host", "Host", &properties);
+        writer.relationship(
+            (service, "vmdr"),
+            "SCANS",
+            (host, &host_key),
+            "qualys_vulnerability_manager_scans_discovered_host",
+        );
         for f in 0..per_host {
             let level = sequence.below(5) as usize;
             let qid = sequence.below(VULNERABILITIES as u64) as usize;
             let key = format!("finding-{h}-{f}");
-            let mut finding = Entity::new(&key, "qualys_host_finding", &["Finding"]).unwrap();
-            finding.set("qid", 10_000 + qid as i64);
-            finding.set("severity", severities[level]);
-            finding.set("numericSeverity", ((level as i64 + 1) * 2).min(10));
-            finding.set("open", sequence.below(4) != 0);
-            finding.set("createdOn", NOW - (sequence.below(365) as i64) * 86_400_000);
-            batch.push(GraphObject::Relationship(Relationship::between_keys(
-                &host_key,
-                "discovered_host",
-                &has,
-                &key,
-                "qualys_host_finding",
-            )));
-            batch.push(GraphObject::Relationship(Relationship::between_keys(
-                &key,
-                "qualys_host_finding",
-                &is,
-                &format!("vuln-{qid}"),
-                "qualys_vuln",
-            )));
-            batch.push(GraphObject::Entity(finding));
-        }
-        if batch.len() >= BATCH {
-            run.write("bench", std::mem::take(&mut batch)).unwrap();
+            let properties = json!({
+                "qid": 10_000 + qid as i64,
+                "severity": severities[level],
+                "numericSeverity": ((level as i64 + 1) * 2).min(10),
+                "open": sequence.below(4) != 0,
+                "createdOn": NOW - (sequence.below(365) as i64) * 86_400_000,
+            });
+            let finding = writer.entity(&key, "qualys_host_finding", "Finding", &properties);
+            writer.relationship(
+                (host, &host_key),
+                "HAS",
+                (finding, &key),
+                "discovered_host_has_qualys_host_finding",
+            );
+            writer.relationship(
+                (finding, &key),
+                "IS",
+                (vulns[qid], &format!("vuln-{qid}")),
+                "qualys_host_finding_is_vuln",
+            );
         }
     }
-    run.write("bench", batch).unwrap();
-
-    let step = StepDeclaration {
-        id: "bench".into(),
-        name: "Generated graph".into(),
-        entity_types: declared(&[
-            "qualys_vulnerability_manager",
-            "qualys_vuln",
-            "discovered_host",
-            "qualys_host_finding",
-        ]),
-        relationship_types: declared(&[
-            "qualys_vulnerability_manager_scans_discovered_host",
-            "discovered_host_has_qualys_host_finding",
-            "qualys_host_finding_is_vuln",
-        ]),
-        depends_on: Vec::new(),
-    };
-    let result = StepResult {
-        id: "bench".into(),
-        status: StepStatus::Success,
-        started_on: NOW,
-        ended_on: NOW,
-        counts: Default::default(),
-        errors: Vec::new(),
-    };
-    run.commit(&[step], &[result]).unwrap();
 }
 
 fn bench_store() -> SqliteStore {
     let hosts = env_size("QGRAPH_BENCH_HOSTS", 10_000);
     let per_host = env_size("QGRAPH_BENCH_FINDINGS_PER_HOST", 100);
     let dir = PathBuf::from(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()));
-    let path = dir.join(format!("query-bench-v1-{hosts}x{per_host}.db"));
+    let path = dir.join(format!("query-bench-v2-{hosts}x{per_host}.db"));
     if !path.exists() {
         let started = Instant::now();
         generate(&path, hosts, per_host);

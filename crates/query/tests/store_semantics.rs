@@ -242,3 +242,112 @@ fn unbound_parameter_is_an_error() {
     let result = run_query(&store, "FIND thing WITH p = ${ param.owner }", &options).unwrap();
     assert!(matches!(result, QueryResult::List { entities, .. } if entities.len() == 1));
 }
+
+/// Regression: index-only tests on the schema's indexed properties read the SQL type of
+/// `json_extract`, which gives booleans as 0 and 1 and arrays as JSON text.
+#[test]
+fn indexed_properties_keep_json_types() {
+    let with = |key: &str, name: &str, value: Value| {
+        let mut entity = Entity::new(key, "thing", &["Thing"]).unwrap();
+        entity.set(name, value);
+        entity
+    };
+    let store = store_with(vec![
+        with("zero", "numericSeverity", Value::Int(0)),
+        with("nine", "numericSeverity", Value::Float(9.5)),
+        with("false", "numericSeverity", Value::Bool(false)),
+        with("true", "numericSeverity", Value::Bool(true)),
+        with("text", "numericSeverity", "9".into()),
+        with("critical", "severity", "critical".into()),
+        with("array", "severity", vec!["critical"].into()),
+        with("open", "open", Value::Bool(true)),
+        with("one", "open", Value::Int(1)),
+        with("open-text", "open", "true".into()),
+    ]);
+    assert_eq!(
+        keys(&store, "FIND thing WITH numericSeverity >= 0"),
+        ["nine", "zero"]
+    );
+    assert_eq!(keys(&store, "FIND thing WITH numericSeverity < 1"), ["zero"]);
+    assert_eq!(keys(&store, "FIND thing WITH numericSeverity >= 8"), ["nine"]);
+    assert_eq!(
+        keys(&store, "FIND thing WITH severity = 'critical'"),
+        ["critical"]
+    );
+    assert!(keys(&store, r#"FIND thing WITH severity = '["critical"]'"#).is_empty());
+    assert_eq!(keys(&store, "FIND thing WITH open = true"), ["open"]);
+    assert_eq!(
+        keys(&store, "FIND thing WITH open = true AND numericSeverity >= 0"),
+        Vec::<String>::new()
+    );
+}
+
+/// A hop in either direction walks a relationship from an entity to itself once.
+#[test]
+fn self_relationship_is_one_path() {
+    use qgraph_model::{Relationship, RelationshipClass};
+
+    let a = thing("a", Some(Value::Int(1)));
+    let b = thing("b", Some(Value::Int(2)));
+    let has = RelationshipClass::new("HAS").unwrap();
+    let store = SqliteStore::open_in_memory().unwrap();
+    let instance = store
+        .create_instance(NewInstance {
+            name: "test".into(),
+            kind: InstanceKind::Qualys,
+            config: serde_json::json!({}),
+            password: None,
+        })
+        .unwrap();
+    let mut run = store
+        .begin_sync(instance.id, SyncOptions::at(common::NOW))
+        .unwrap();
+    let objects = vec![
+        GraphObject::Entity(a.clone()),
+        GraphObject::Entity(b.clone()),
+        GraphObject::Relationship(Relationship::between(&a, &has, &a)),
+        GraphObject::Relationship(Relationship::between(&a, &has, &b)),
+    ];
+    run.write("things", objects).unwrap();
+    let step = StepDeclaration {
+        id: "things".into(),
+        name: "Things".into(),
+        entity_types: vec![DeclaredType {
+            object_type: "thing".into(),
+            partial: false,
+        }],
+        relationship_types: vec![DeclaredType {
+            object_type: "thing_has_thing".into(),
+            partial: false,
+        }],
+        depends_on: Vec::new(),
+    };
+    let result = StepResult {
+        id: "things".into(),
+        status: StepStatus::Success,
+        started_on: common::NOW,
+        ended_on: common::NOW,
+        counts: Default::default(),
+        errors: Vec::new(),
+    };
+    run.commit(&[step], &[result]).unwrap();
+
+    let run = |q: &str| match run_query(&store, q, &QueryOptions::at(common::NOW)).unwrap() {
+        QueryResult::Table { rows, .. } => rows,
+        other => panic!("{other:?}"),
+    };
+    let rows = run("FIND Thing AS x THAT HAS Thing AS y RETURN x.p, y.p ORDER BY y.p");
+    // a HAS a is found once from either end; a HAS b is found from a and from b.
+    assert_eq!(
+        rows,
+        vec![
+            vec![Value::Int(1), Value::Int(1)],
+            vec![Value::Int(2), Value::Int(1)],
+            vec![Value::Int(1), Value::Int(2)],
+        ]
+    );
+    assert_eq!(
+        keys(&store, "FIND Thing THAT !HAS >> Thing"),
+        ["b"]
+    );
+}

@@ -94,7 +94,7 @@ fn unknown_schema_version_is_rejected_unchanged() {
             error,
             StoreError::UnknownSchemaVersion {
                 found: 99,
-                supported: 1,
+                supported: 2,
                 ..
             }
         ),

@@ -31,7 +31,9 @@ pub const FIXED_START_SECS: i64 = 1_772_409_600;
 pub struct Snapshot {
     /// Entities by (`_type`, `_key`), each the entity's JSON with its raw data.
     pub entities: BTreeMap<(String, String), serde_json::Value>,
-    /// Relationships by (`_type`, `_key`), each the relationship's JSON.
+    /// Relationships by (`_type`, `<_fromEntityKey> -> <_toEntityKey>`), each
+    /// the relationship's JSON. Keys of relationships that mapping rules
+    /// create (`rule:...`) contain store row ids, so they are left out.
     pub relationships: BTreeMap<(String, String), serde_json::Value>,
 }
 
@@ -63,17 +65,31 @@ impl Snapshot {
                         continue;
                     }
                     let relationship = &related.relationship;
-                    snapshot.relationships.insert(
-                        (
-                            relationship.relationship_type.clone(),
-                            relationship.key.clone(),
-                        ),
-                        serde_json::to_value(relationship).unwrap(),
-                    );
+                    let mut value = serde_json::to_value(relationship).unwrap();
+                    if relationship.key.starts_with("rule:") {
+                        value.as_object_mut().unwrap().remove("_key");
+                    }
+                    let ends = format!("{} -> {}", relationship.from_key, relationship.to_key);
+                    snapshot
+                        .relationships
+                        .insert((relationship.relationship_type.clone(), ends), value);
                 }
             }
         }
         snapshot
+    }
+
+    /// Replaces `from` with `to` in every string value, such as a
+    /// simulator's base URL that differs between two otherwise equal runs.
+    pub fn replace_text(mut self, from: &str, to: &str) -> Self {
+        for value in self
+            .entities
+            .values_mut()
+            .chain(self.relationships.values_mut())
+        {
+            replace_in(value, from, to);
+        }
+        self
     }
 
     /// Entity keys by `_type`.
@@ -105,6 +121,15 @@ impl Snapshot {
     /// Counts of relationships by `_type`.
     pub fn relationship_counts(&self) -> BTreeMap<String, u64> {
         count_types(self.relationships.keys())
+    }
+}
+
+fn replace_in(value: &mut serde_json::Value, from: &str, to: &str) {
+    match value {
+        serde_json::Value::String(text) if text.contains(from) => *text = text.replace(from, to),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| replace_in(v, from, to)),
+        serde_json::Value::Object(map) => map.values_mut().for_each(|v| replace_in(v, from, to)),
+        _ => {}
     }
 }
 
@@ -141,9 +166,7 @@ fn map_diff(
         match actual.get(key) {
             None => lines.push(format!("- missing {what} {key:?}")),
             Some(other) if other != value => {
-                lines.push(format!(
-                    "~ {what} {key:?}\n    expected {value}\n    actual   {other}"
-                ));
+                lines.push(format!("~ {what} {key:?}: {}", field_diff(value, other)));
             }
             Some(_) => {}
         }
@@ -151,6 +174,29 @@ fn map_diff(
     for key in actual.keys().filter(|key| !expected.contains_key(*key)) {
         lines.push(format!("+ extra {what} {key:?}"));
     }
+}
+
+/// Lists the top-level fields that differ between two JSON objects.
+fn field_diff(expected: &serde_json::Value, actual: &serde_json::Value) -> String {
+    let (Some(expected), Some(actual)) = (expected.as_object(), actual.as_object()) else {
+        return format!("expected {expected}, actual {actual}");
+    };
+    let show = |value: Option<&serde_json::Value>| {
+        value.map_or_else(|| "<unset>".to_owned(), ToString::to_string)
+    };
+    let names: BTreeSet<&String> = expected.keys().chain(actual.keys()).collect();
+    names
+        .into_iter()
+        .filter(|name| expected.get(*name) != actual.get(*name))
+        .map(|name| {
+            format!(
+                "{name}: {} -> {}",
+                show(expected.get(name)),
+                show(actual.get(name))
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Returns a readable line diff: `-` lines only in `expected`, `+` lines only in `actual`.
@@ -191,6 +237,7 @@ pub fn fixed_generated(hosts: u64, day: u32) -> GeneratedConfig {
     GeneratedConfig {
         hosts,
         seed: 11,
+        detections_per_host: 60,
         day,
         start_secs: FIXED_START_SECS,
         ..GeneratedConfig::default()

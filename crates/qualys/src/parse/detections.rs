@@ -1,7 +1,7 @@
 //! `POST /api/2.0/fo/asset/host/vm/detection/`: hosts with their detections.
 //!
 //! Detection pages are the largest bodies qgraph reads, so their records are
-//! filled straight from the XML events: element names are matched once when
+//! filled straight from the XML events. Element names are matched once when
 //! they open, text goes into one reused buffer, and only the strings the
 //! record keeps are allocated. The rules match the element-tree parsers: the
 //! first occurrence of a field wins, text is trimmed, empty text is absent,
@@ -196,7 +196,7 @@ impl Field {
     }
 }
 
-/// What an open element inside a `HOST` is.
+/// Kind of an open element inside a `HOST`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Open {
     Host,
@@ -229,7 +229,7 @@ pub struct DetectionBuilder {
     /// Text of the open field, reused for every field.
     text: String,
     text_truncated: bool,
-    /// True once an element opened inside the open field; later blank text is not its text.
+    /// True once an element opened inside the open field, because blank text after a child is not field text.
     field_has_children: bool,
     /// Trimmed `ID` text of the host, naming it in errors.
     host_id_text: String,
@@ -325,7 +325,8 @@ impl DetectionBuilder {
             return;
         }
         check_text(text, problem);
-        let limit = Some(self.results.max_bytes).filter(|_| self.open.last() == Some(&Open::Field(Field::Results)));
+        let limit = Some(self.results.max_bytes)
+            .filter(|_| self.open.last() == Some(&Open::Field(Field::Results)));
         match limit {
             Some(limit) if self.text.len() + text.len() > limit => {
                 let room = limit.saturating_sub(self.text.len());
@@ -362,14 +363,25 @@ impl DetectionBuilder {
             Field::LastPcScanned => host.last_pc_scanned = date(text),
             Field::Qid => text.clone_into(&mut self.qid_text),
             Field::UniqueVulnId => {
-                detection.unique_vuln_id = note(integer(text, "UNIQUE_VULN_ID"), field, &mut self.detection_error);
+                detection.unique_vuln_id = note(
+                    integer(text, "UNIQUE_VULN_ID"),
+                    field,
+                    &mut self.detection_error,
+                );
             }
             Field::Severity => {
-                detection.severity = note(integer(text, "SEVERITY"), field, &mut self.detection_error);
+                detection.severity =
+                    note(integer(text, "SEVERITY"), field, &mut self.detection_error);
             }
-            Field::Port => detection.port = note(integer(text, "PORT"), field, &mut self.detection_error),
+            Field::Port => {
+                detection.port = note(integer(text, "PORT"), field, &mut self.detection_error)
+            }
             Field::TimesFound => {
-                detection.times_found = note(integer(text, "TIMES_FOUND"), field, &mut self.detection_error);
+                detection.times_found = note(
+                    integer(text, "TIMES_FOUND"),
+                    field,
+                    &mut self.detection_error,
+                );
             }
             Field::Type => detection.detection_type = text.to_owned(),
             Field::Protocol => detection.protocol = owned(text),
@@ -415,7 +427,11 @@ impl DetectionBuilder {
         }
         if let Some((_, reason)) = self.detection_error.take() {
             if self.host_detection_error.is_none() {
-                let qid = if self.qid_text.is_empty() { "unknown" } else { &self.qid_text };
+                let qid = if self.qid_text.is_empty() {
+                    "unknown"
+                } else {
+                    &self.qid_text
+                };
                 self.host_detection_error = Some(format!("detection QID {qid}: {reason}"));
             }
             return;
@@ -574,7 +590,11 @@ fn integer<T: std::str::FromStr>(text: &str, name: &str) -> Result<Option<T>, St
 }
 
 /// Returns the value, or `None` after noting the error when it ranks before the detection's current one.
-fn note<T>(value: Result<Option<T>, String>, field: Field, error: &mut Option<(u8, String)>) -> Option<T> {
+fn note<T>(
+    value: Result<Option<T>, String>,
+    field: Field,
+    error: &mut Option<(u8, String)>,
+) -> Option<T> {
     match value {
         Ok(value) => value,
         Err(reason) => {

@@ -599,7 +599,12 @@ fn collect_rule_pairs(
         let source_expr = property_expr("s", source_property);
         let target_expr = property_expr("t", target_property);
         // From changed sources to any target, then from changed targets to
-        // any source; both directions use the property indexes.
+        // any source. CROSS JOIN fixes the loop order so the other side is
+        // looked up by its property index: left to choose, SQLite 3.50
+        // scanned every entity of the other class for each changed row
+        // (13 s for 1 000 hosts and 5 000 findings). The unary `+` strips
+        // the TEXT affinity of `entity_key`, which would otherwise keep
+        // `json_extract(..) = entity_key` from using an expression index.
         for (changed_alias, other_alias, changed_expr, other_expr) in [
             ("s", "t", &source_expr, &target_expr),
             ("t", "s", &target_expr, &source_expr),
@@ -608,17 +613,25 @@ fn collect_rule_pairs(
                 "INSERT OR IGNORE INTO temp.{pairs} (rule_id, from_id, to_id) \
                  SELECT ?1, s.id, t.id \
                  FROM temp.{changed} c \
-                 JOIN entities {changed_alias} ON {changed_alias}.id = c.id \
-                 JOIN entity_classes {changed_alias}c ON {changed_alias}c.entity_id = {changed_alias}.id \
+                 CROSS JOIN entities {changed_alias} ON {changed_alias}.id = c.id \
+                 CROSS JOIN entity_classes {changed_alias}c ON {changed_alias}c.entity_id = {changed_alias}.id \
                      AND {changed_alias}c.class = ?{changed_class} \
-                 JOIN entities {other_alias} ON {other_expr} = {changed_expr} \
-                 JOIN entity_classes {other_alias}c ON {other_alias}c.entity_id = {other_alias}.id \
+                 CROSS JOIN entities {other_alias} ON {other_expr} = +{changed_expr} \
+                 CROSS JOIN entity_classes {other_alias}c ON {other_alias}c.entity_id = {other_alias}.id \
                      AND {other_alias}c.class = ?{other_class} \
                  WHERE s.id != t.id AND {changed_expr} IS NOT NULL",
                 changed_class = if changed_alias == "s" { 2 } else { 3 },
                 other_class = if changed_alias == "s" { 3 } else { 2 },
             );
+            let start = std::time::Instant::now();
             tx.execute(&sql, params![rule.id, rule.source_class, rule.target_class])?;
+            tracing::debug!(
+                rule = rule.id,
+                join = %format!("{source_property} = {target_property}"),
+                from_changed = changed_alias,
+                elapsed_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
+                "mapping rule join finished"
+            );
         }
     }
     Ok(())

@@ -23,10 +23,13 @@ mod sync;
 pub use sync::SqliteSyncRun;
 
 /// Migrations in version order; each runs once, in its own transaction.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("migrations/0001_init.sql")),
+    (2, include_str!("migrations/0002_query_indexes.sql")),
+];
 
 /// The highest schema version this build can open.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// A graph store in one SQLite database.
 ///

@@ -41,6 +41,14 @@ impl PlanExecutor for SqliteStore {
         let (sql, params) = plan_sql(plan);
         let conn = self.conn();
         register_regexp(&conn)?;
+        if std::env::var_os("QGRAPH_TMP_EXPLAIN").is_some() {
+            eprintln!("SQL: {sql}");
+            let mut st = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+            let mut rows = st.query(params_from_iter(params.iter()))?;
+            while let Some(row) = rows.next()? {
+                eprintln!("  {} {} {}", row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get::<_, String>(3)?);
+            }
+        }
         let mut statement = conn.prepare_cached(&sql)?;
         let mut rows = statement.query(params_from_iter(params.iter()))?;
         if let PlanOutput::CountDistinct { .. } = plan.output {
@@ -231,7 +239,7 @@ enum Source {
     JsonKey { doc: String, key: String },
 }
 
-impl SqlBuilder<'_> {
+impl<'p> SqlBuilder<'p> {
     fn bind(&mut self, value: SqlValue) -> String {
         self.params.push(value);
         format!("?{}", self.params.len())
@@ -270,6 +278,14 @@ impl SqlBuilder<'_> {
     fn select_list(&mut self) -> String {
         match &self.plan.output {
             PlanOutput::DistinctEntities(node) => format!("e{node}.id"),
+            // Without a joined hop each row is a distinct start entity, and `count(*)` lets
+            // SQLite count from an index without a temporary table for the distinct ids.
+            PlanOutput::CountDistinct {
+                node: 0,
+                property: None,
+            } if self.plan.hops.iter().all(|hop| hop.mode == HopMode::Negated) => {
+                "count(*)".to_owned()
+            }
             PlanOutput::CountDistinct {
                 node,
                 property: None,
@@ -336,17 +352,21 @@ impl SqlBuilder<'_> {
     }
 
     fn join_clause(&mut self) -> String {
+        if let Some(start) = self.chain_start() {
+            return self.chain_join(start);
+        }
         let mut from = String::from("entities e0");
+        from.push_str(&self.class_join(0));
         for (i, hop) in self.plan.hops.iter().enumerate() {
             let node = i + 1;
             match hop.mode {
                 HopMode::Required => {
-                    let link = link_condition(i, hop.from, hop.direction);
-                    let other = other_end(i, hop.from, hop.direction);
+                    let ends = hop_ends(i, hop.from, node, hop.direction);
                     let _ = write!(
                         from,
-                        " JOIN relationships r{i} ON {link} JOIN entities e{node} ON e{node}.id = {other}"
+                        " JOIN relationships r{i} JOIN entities e{node} ON {ends}"
                     );
+                    from.push_str(&self.class_join(node));
                 }
                 HopMode::Optional => {
                     let on = self.optional_condition(i);
@@ -362,19 +382,107 @@ impl SqlBuilder<'_> {
         from
     }
 
+    /// Returns the node a chain of required hops should start from, or `None` when the
+    /// plan is not such a chain.
+    ///
+    /// Without statistics SQLite guesses that every index equality matches a few rows,
+    /// and on a graph it then often pairs every entity of one class with every entity of
+    /// another before it looks at the relationships. The chain is therefore joined in a
+    /// fixed order (`CROSS JOIN`), starting from the first node with a filter, because a
+    /// `WITH` filter usually selects far fewer entities than a class.
+    /// NOTE: a heuristic: a filter that matches most entities still starts the chain.
+    fn chain_start(&self) -> Option<usize> {
+        let plan = self.plan;
+        if plan.hops.is_empty() {
+            return None;
+        }
+        let is_chain = plan
+            .hops
+            .iter()
+            .enumerate()
+            .all(|(i, hop)| hop.mode == HopMode::Required && hop.from == i);
+        if !is_chain {
+            return None;
+        }
+        let filtered = plan.nodes.iter().position(|node| {
+            node.filter
+                .as_ref()
+                .is_some_and(|filter| !matches!(filter, Predicate::Not(_)))
+        });
+        Some(filtered.unwrap_or(0))
+    }
+
+    /// Joins a chain starting at node `start`, walking back to node 0 and then forward.
+    fn chain_join(&mut self, start: usize) -> String {
+        let plan = self.plan;
+        let mut from = format!("entities e{start}");
+        from.push_str(&self.class_join(start));
+        for hop in (0..start).rev() {
+            let Some(spec) = plan.hops.get(hop) else {
+                continue;
+            };
+            let ends = hop_ends(hop, spec.from, hop + 1, spec.direction);
+            let _ = write!(
+                from,
+                " CROSS JOIN relationships r{hop} CROSS JOIN entities e{hop} ON {ends}"
+            );
+            from.push_str(&self.class_join(hop));
+        }
+        for (hop, spec) in plan.hops.iter().enumerate().skip(start) {
+            let node = hop + 1;
+            let ends = hop_ends(hop, spec.from, node, spec.direction);
+            let _ = write!(
+                from,
+                " CROSS JOIN relationships r{hop} CROSS JOIN entities e{node} ON {ends}"
+            );
+            from.push_str(&self.class_join(node));
+        }
+        from
+    }
+
+    /// Returns the class a node selects by a join on `entity_classes`, if it does.
+    ///
+    /// A join, unlike `id IN (SELECT ...)`, lets SQLite either start from the class or
+    /// check it per row with one primary-key lookup; the `IN` form builds a temporary
+    /// table of every entity of the class when the node does not drive the plan. Only a
+    /// single class qualifies, because a join on several could repeat an entity.
+    fn joined_class(&self, node: usize) -> Option<&'p String> {
+        let plan = self.plan;
+        let reached_by_required_hop = node == 0
+            || plan
+                .hops
+                .get(node - 1)
+                .is_some_and(|hop| hop.mode == HopMode::Required);
+        if !reached_by_required_hop {
+            return None;
+        }
+        match &plan.nodes.get(node)?.selector {
+            EntitySelector::Names { classes, types } if types.is_empty() => match classes.as_slice() {
+                [class] => Some(class),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    fn class_join(&mut self, node: usize) -> String {
+        let Some(class) = self.joined_class(node) else {
+            return String::new();
+        };
+        let class = self.bind(SqlValue::Text(class.clone()));
+        format!(
+            " CROSS JOIN entity_classes c{node} ON c{node}.entity_id = e{node}.id \
+             AND c{node}.class = {class}"
+        )
+    }
+
     fn optional_condition(&mut self, hop_index: usize) -> String {
         let plan = self.plan;
         let Some(hop) = plan.hops.get(hop_index) else {
             return "0".to_owned();
         };
         let node = hop_index + 1;
-        let mut parts = vec![
-            link_condition(hop_index, hop.from, hop.direction),
-            format!(
-                "e{node}.id = {}",
-                other_end(hop_index, hop.from, hop.direction)
-            ),
-        ];
+        let mut parts = vec![hop_ends(hop_index, hop.from, node, hop.direction)];
         parts.extend(self.hop_conditions(hop_index));
         parts.join(" AND ")
     }
@@ -399,7 +507,9 @@ impl SqlBuilder<'_> {
         let Some(spec) = plan.nodes.get(node) else {
             return parts;
         };
-        if let Some(selector) = self.selector_condition(node, &spec.selector) {
+        if self.joined_class(node).is_none()
+            && let Some(selector) = self.selector_condition(node, &spec.selector)
+        {
             parts.push(selector);
         }
         if let Some(filter) = &spec.filter {
@@ -430,13 +540,12 @@ impl SqlBuilder<'_> {
             return "1".to_owned();
         };
         let node = hop_index + 1;
-        let link = link_condition(hop_index, hop.from, hop.direction);
-        let other = other_end(hop_index, hop.from, hop.direction);
-        let mut conditions = vec![link];
+        let ends = hop_ends(hop_index, hop.from, node, hop.direction);
+        let mut conditions = vec![ends];
         conditions.extend(self.hop_conditions(hop_index));
         format!(
             "NOT EXISTS (SELECT 1 FROM relationships r{hop_index} JOIN entities e{node} \
-             ON e{node}.id = {other} WHERE {})",
+             WHERE {})",
             conditions.join(" AND ")
         )
     }
@@ -618,10 +727,7 @@ impl SqlBuilder<'_> {
                 path,
                 scalar_only,
             } => {
-                let scalar = test.apply(
-                    &format!("json_extract({doc}, {path})"),
-                    &format!("json_type({doc}, {path})"),
-                );
+                let scalar = test.apply_json(&doc, &path);
                 if scalar_only {
                     return scalar;
                 }
@@ -664,19 +770,24 @@ impl SqlBuilder<'_> {
                     _ => return None,
                 };
                 let param = self.bind(SqlValue::Text(pattern));
-                ValueTest::Text(format!("{REGEXP_FUNCTION}({param}, {{v}}, {anchor})"))
+                ValueTest::text(format!("{REGEXP_FUNCTION}({param}, {{v}}, {anchor})"))
             }
             (CompareOp::Eq, PlanValue::Str(s)) => {
                 let param = self.bind(SqlValue::Text(s.clone()));
-                ValueTest::Text(format!("{{v}} = {param}"))
+                ValueTest::Text {
+                    test: format!("{{v}} = {param}"),
+                    // `json_extract` returns an array or object as its JSON text, which
+                    // can equal the literal only when the literal starts like JSON text.
+                    exact_on_text: !s.starts_with(['[', '{']),
+                }
             }
             (CompareOp::Contains, PlanValue::Str(s)) => {
                 let param = self.bind(SqlValue::Text(s.clone()));
-                ValueTest::Text(format!("instr({{v}}, {param}) > 0"))
+                ValueTest::text(format!("instr({{v}}, {param}) > 0"))
             }
             (CompareOp::StartsWith | CompareOp::EndsWith, PlanValue::Str(s)) => {
                 if s.is_empty() {
-                    return Some(ValueTest::Text("1".to_owned()));
+                    return Some(ValueTest::text("1".to_owned()));
                 }
                 let length = s.chars().count();
                 let param = self.bind(SqlValue::Text(s.clone()));
@@ -685,12 +796,16 @@ impl SqlBuilder<'_> {
                 } else {
                     format!("-{length}")
                 };
-                ValueTest::Text(format!("substr({{v}}, {start}) = {param}"))
+                ValueTest::text(format!("substr({{v}}, {start}) = {param}"))
             }
             (_, PlanValue::Number(n)) => {
                 let symbol = order_symbol(op)?;
                 let param = self.bind(SqlValue::Real(*n));
-                ValueTest::Number(format!("{{v}} {symbol} {param}"))
+                ValueTest::Number {
+                    test: format!("{{v}} {symbol} {param}"),
+                    // `json_extract` returns `true` and `false` as 1 and 0.
+                    holds_for_booleans: [0.0, 1.0].iter().any(|b| holds(*b, op, *n)),
+                }
             }
             (CompareOp::Eq, PlanValue::Bool(b)) => ValueTest::Bool(*b),
             _ => return None,
@@ -727,27 +842,73 @@ impl SqlBuilder<'_> {
 
 /// A test on one value `{v}` whose JSON or SQLite type is given separately.
 enum ValueTest {
-    Text(String),
-    Number(String),
+    Text {
+        test: String,
+        /// Whether the test fails on the JSON text of every array and object, so that
+        /// `typeof` of the extracted value is enough to tell a string from them.
+        exact_on_text: bool,
+    },
+    Number {
+        test: String,
+        /// Whether the test holds for 0 or 1, the values `json_extract` gives booleans.
+        holds_for_booleans: bool,
+    },
     Bool(bool),
 }
 
 impl ValueTest {
+    fn text(test: String) -> Self {
+        ValueTest::Text {
+            test,
+            exact_on_text: false,
+        }
+    }
+
     fn apply(&self, value: &str, value_type: &str) -> String {
         match self {
-            ValueTest::Text(test) => {
+            ValueTest::Text { test, .. } => {
                 format!("({value_type} = 'text' AND {})", test.replace("{v}", value))
             }
-            ValueTest::Number(test) => format!(
+            ValueTest::Number { test, .. } => format!(
                 "({value_type} IN ('integer', 'real') AND {})",
                 test.replace("{v}", value)
             ),
-            // The value test comes first so the expression index on the property applies.
-            ValueTest::Bool(b) => {
-                let (number, name) = if *b { (1, "true") } else { (0, "false") };
-                format!("({value} = {number} AND {value_type} = '{name}')")
-            }
+            ValueTest::Bool(b) => format!("({value_type} = '{b}')"),
         }
+    }
+
+    /// Applies the test to the scalar at `path` of the JSON column `doc`.
+    ///
+    /// Where the SQL type of `json_extract` is enough, the test reads only that
+    /// expression (and `json_type` for booleans), which the schema's expression indexes
+    /// store; SQLite then answers the test from an index without parsing the document.
+    fn apply_json(&self, doc: &str, path: &str) -> String {
+        let value = format!("json_extract({doc}, {path})");
+        let sql_type = format!("typeof({value})");
+        let json_type = format!("json_type({doc}, {path})");
+        match self {
+            ValueTest::Text {
+                exact_on_text: true,
+                ..
+            }
+            | ValueTest::Number {
+                holds_for_booleans: false,
+                ..
+            } => self.apply(&value, &sql_type),
+            _ => self.apply(&value, &json_type),
+        }
+    }
+}
+
+/// Returns whether `value op literal` holds, for the order operators.
+fn holds(value: f64, op: CompareOp, literal: f64) -> bool {
+    match op {
+        CompareOp::Eq => value == literal,
+        CompareOp::Lt => value < literal,
+        CompareOp::Gt => value > literal,
+        CompareOp::Le => value <= literal,
+        CompareOp::Ge => value >= literal,
+        CompareOp::Contains | CompareOp::StartsWith | CompareOp::EndsWith => true,
     }
 }
 
@@ -773,22 +934,18 @@ fn metadata_column(name: &str) -> Option<&'static str> {
     }
 }
 
-/// Joins relationship `r{hop}` to the node it starts from.
-fn link_condition(hop: usize, from: usize, direction: HopDirection) -> String {
+/// Joins relationship `r{hop}` to the node it starts from and the node it reaches.
+///
+/// Both ends are named in one condition, and either direction of a `Both` hop is a
+/// disjunct of equalities, so SQLite can walk the hop from whichever node is more
+/// selective using the `(from_id, class, to_id)` and `(to_id, class, from_id)` indexes.
+/// A relationship from an entity to itself matches both disjuncts and still yields one row.
+fn hop_ends(hop: usize, from: usize, reached: usize, direction: HopDirection) -> String {
+    let outgoing = format!("r{hop}.from_id = e{from}.id AND r{hop}.to_id = e{reached}.id");
+    let incoming = format!("r{hop}.to_id = e{from}.id AND r{hop}.from_id = e{reached}.id");
     match direction {
-        HopDirection::Outgoing => format!("r{hop}.from_id = e{from}.id"),
-        HopDirection::Incoming => format!("r{hop}.to_id = e{from}.id"),
-        HopDirection::Both => format!("(r{hop}.from_id = e{from}.id OR r{hop}.to_id = e{from}.id)"),
-    }
-}
-
-/// Returns the id of the entity at the far end of relationship `r{hop}`.
-fn other_end(hop: usize, from: usize, direction: HopDirection) -> String {
-    match direction {
-        HopDirection::Outgoing => format!("r{hop}.to_id"),
-        HopDirection::Incoming => format!("r{hop}.from_id"),
-        HopDirection::Both => format!(
-            "CASE WHEN r{hop}.from_id = e{from}.id THEN r{hop}.to_id ELSE r{hop}.from_id END"
-        ),
+        HopDirection::Outgoing => outgoing,
+        HopDirection::Incoming => incoming,
+        HopDirection::Both => format!("(({outgoing}) OR ({incoming}))"),
     }
 }
