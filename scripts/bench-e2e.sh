@@ -7,8 +7,9 @@
 # Usage (from the repository root):
 #   scripts/bench-e2e.sh [HOSTS] [DETECTIONS_PER_HOST]
 # Defaults: 10 000 hosts and a mean of 100 detections per host (about one
-# million detections). Every detection type and severity is synced, so the
-# run reads the whole detection list.
+# million detections). Every detection type and severity is synced, and the
+# windows reach back 3650 days (the maximum), so the run reads the whole
+# detection list rather than the few detections updated in the last 7 days.
 #
 # Environment: CARGO_TARGET_DIR (default: target), KEEP_DIR=1 to keep the
 # temporary directory with the database and logs.
@@ -40,12 +41,13 @@ trap cleanup EXIT
 echo "== building qgraph (release)"
 cargo build --release --quiet -p qgraph-cli --bin qgraph
 
-# Day 0 is yesterday so every generated scan falls inside the 7-day windows.
+# Day 0 is yesterday, so no generated scan lies after the sync's clock.
 start_date="$(date -u -d yesterday +%Y-%m-%d)"
 sim_flags=(--hosts "$hosts" --detections-per-host "$per_host" --seed 3 --start-date "$start_date")
 
 echo "== ground truth"
-since="$(date -u -d '7 days ago' +%Y-%m-%dT%H:%M:%SZ)"
+window_days=3650
+since="$(date -u -d "$window_days days ago" +%Y-%m-%dT%H:%M:%SZ)"
 "$qgraph" sim --summary "${sim_flags[@]}" \
     --vm-processed-after "$since" --detection-updated-since "$since" >"$work_dir/summary.json"
 expected="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["detections"])' "$work_dir/summary.json")"
@@ -79,6 +81,8 @@ QGRAPH_BENCH_PASSWORD=qgraph-sim-password "$qgraph" integration add bench \
     --allow-loopback-api-url \
     --vmdr-finding-severities 1,2,3,4,5 \
     --vmdr-finding-types Info,Potential,Confirmed \
+    --min-scanned-since-days "$window_days" \
+    --min-findings-since-days "$window_days" \
     --ingest-web-app-scans true
 
 echo "== syncing (load average before: $(cut -d' ' -f1-3 /proc/loadavg))"

@@ -9,7 +9,7 @@ use qgraph_query::{QueryOptions, format, run_query};
 use qgraph_store::{GraphStore, SqliteStore, StoreError, TypeCount};
 
 use crate::instances::{CheckOptions, InstanceError, add_instance, remove_instance};
-use crate::sync::{SyncError, SyncRequest, SyncSummary, sync_instance};
+use crate::sync::{SyncError, SyncRequest, SyncSummary, stored_raw_config, sync_instance};
 
 /// Name of the instance the demo adds, replacing an earlier one.
 pub const DEMO_INSTANCE: &str = "demo";
@@ -106,6 +106,12 @@ pub enum DemoError {
         source: StoreError,
     },
 
+    #[error(
+        "the database {path} already has an instance named `demo` that is not a demo (API URL {api_url}): \
+         pass another database with --db, or rename that instance"
+    )]
+    NotADemoInstance { path: PathBuf, api_url: String },
+
     #[error(transparent)]
     Instance(#[from] InstanceError),
 
@@ -186,7 +192,16 @@ async fn sync_demo(
     sim: &RunningSimulator,
 ) -> Result<(SyncSummary, SqliteStore), DemoError> {
     let store = open_store(&options.db_path)?;
-    if store.instance_by_name(DEMO_INSTANCE)?.is_some() {
+    if let Some(existing) = store.instance_by_name(DEMO_INSTANCE)? {
+        // Only a previous demo may be replaced: an instance named `demo` that
+        // points at a real Qualys API belongs to the user.
+        let api_url = stored_raw_config(&existing)?.qualys_api_url;
+        if !api_url.as_deref().is_some_and(is_loopback_url) {
+            return Err(DemoError::NotADemoInstance {
+                path: options.db_path.clone(),
+                api_url: api_url.unwrap_or_default(),
+            });
+        }
         remove_instance(&store, DEMO_INSTANCE, options.now_ms)?;
     }
     let checks = CheckOptions {
@@ -239,4 +254,46 @@ fn answer_examples(store: &SqliteStore, now_ms: i64) -> Vec<QueryAnswer> {
                 .map_err(|error| error.to_string()),
         })
         .collect()
+}
+
+/// Returns true for an `http://` URL on a loopback host, as the demo's simulator uses.
+fn is_loopback_url(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let host = rest.split('/').next().unwrap_or_default();
+    let host = match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    };
+    host == "localhost"
+        || host == "[::1]"
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback_url;
+
+    #[test]
+    fn loopback_urls_are_recognised() {
+        for url in [
+            "http://127.0.0.1:4000",
+            "http://localhost:1",
+            "http://[::1]:80",
+            "http://127.0.0.1",
+        ] {
+            assert!(is_loopback_url(url), "{url}");
+        }
+        for url in [
+            "https://qualysapi.qg3.apps.qualys.com",
+            "http://10.0.0.1:80",
+            "http://127.0.0.1.evil.example",
+            "",
+        ] {
+            assert!(!is_loopback_url(url), "{url}");
+        }
+    }
 }

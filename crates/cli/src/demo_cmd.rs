@@ -101,7 +101,7 @@ fn print_outcome(outcome: &DemoOutcome, db: &str) {
     println!();
     println!("Try next:");
     println!(
-        "  {qgraph} query --db {db} \"FIND qualys_host_finding WITH open = true RETURN count(*)\""
+        "  {qgraph} query --db {db} \"FIND qualys_host_finding WITH open = true RETURN count(qualys_host_finding)\""
     );
     println!("  {qgraph} jobs demo --db {db}");
     println!("  # serve the same subscription again, then sync it incrementally:");

@@ -46,6 +46,7 @@ async fn served_detections(api_url: &str, start_ms: i64, end_ms: i64) -> BTreeMa
     let url = ApiUrl::parse(api_url, Loopback::Allow).unwrap();
     let credentials = Credentials::new(qgraph_qualys_sim::DEFAULT_USERNAME, SIM_PASSWORD);
     let client = QualysClient::new(ClientConfig::new(url, credentials)).unwrap();
+
     let host_query = HostIdQuery::default();
     let mut host_ids = Vec::new();
     let mut ranges = Box::pin(client.host_ids(&host_query));
@@ -53,6 +54,7 @@ async fn served_detections(api_url: &str, start_ms: i64, end_ms: i64) -> BTreeMa
         let range = range.unwrap();
         host_ids.extend(range.first..=range.last);
     }
+
     let query = DetectionQuery {
         host_ids,
         updated_since: Some(start_ms),
@@ -254,7 +256,7 @@ async fn churn_applies_expected_changes(hosts: u64, later: u32) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn week_of_churn_applies_expected_changes() {
-    // Every host is scanned at least once a week, so a 7-day window sees them all.
+    // Every host is scanned at least once a week, so a 7-day window contains them all.
     churn_applies_expected_changes(30, 7).await;
 }
 

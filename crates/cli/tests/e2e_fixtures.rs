@@ -101,7 +101,7 @@ async fn recorded_fixtures_match_golden_summary() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn gcp_instance_id_above_2_pow_53_stays_exact() {
+async fn gcp_instance_id_stays_exact() {
     let sim = Simulator::start(SimConfig::replay(FIXTURES)).await.unwrap();
     let dir = TempDir::new("e2e-gcp");
     let store = open_store(&dir);

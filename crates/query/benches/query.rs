@@ -164,7 +164,12 @@ fn write_graph(writer: &mut Writer<'_>, hosts: usize, per_host: usize) {
     for q in 0..VULNERABILITIES {
         let cvss = (sequence.below(101) as f64) / 10.0;
         let properties = json!({"cvssScore": cvss, "qid": 10_000 + q as i64});
-        vulns.push(writer.entity(&format!("vuln-{q}"), "qualys_vuln", "Vulnerability", &properties));
+        vulns.push(writer.entity(
+            &format!("vuln-{q}"),
+            "qualys_vuln",
+            "Vulnerability",
+            &properties,
+        ));
     }
 
     let severities = ["informational", "low", "medium", "high", "critical"];

@@ -42,7 +42,10 @@ fn json_rows_are_objects_by_column() {
 #[test]
 fn table_clips_long_cells_and_mentions_cursor() {
     let long = "x".repeat(500);
-    let result = table(vec![vec![Value::from(long.as_str()), Value::Int(1)]], Some(250));
+    let result = table(
+        vec![vec![Value::from(long.as_str()), Value::Int(1)]],
+        Some(250),
+    );
     let text = to_table(&result);
     let line = text.lines().nth(2).unwrap();
     assert!(line.chars().count() < 80, "{line}");

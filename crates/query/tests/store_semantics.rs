@@ -268,8 +268,14 @@ fn indexed_properties_keep_json_types() {
         keys(&store, "FIND thing WITH numericSeverity >= 0"),
         ["nine", "zero"]
     );
-    assert_eq!(keys(&store, "FIND thing WITH numericSeverity < 1"), ["zero"]);
-    assert_eq!(keys(&store, "FIND thing WITH numericSeverity >= 8"), ["nine"]);
+    assert_eq!(
+        keys(&store, "FIND thing WITH numericSeverity < 1"),
+        ["zero"]
+    );
+    assert_eq!(
+        keys(&store, "FIND thing WITH numericSeverity >= 8"),
+        ["nine"]
+    );
     assert_eq!(
         keys(&store, "FIND thing WITH severity = 'critical'"),
         ["critical"]
@@ -277,7 +283,10 @@ fn indexed_properties_keep_json_types() {
     assert!(keys(&store, r#"FIND thing WITH severity = '["critical"]'"#).is_empty());
     assert_eq!(keys(&store, "FIND thing WITH open = true"), ["open"]);
     assert_eq!(
-        keys(&store, "FIND thing WITH open = true AND numericSeverity >= 0"),
+        keys(
+            &store,
+            "FIND thing WITH open = true AND numericSeverity >= 0"
+        ),
         Vec::<String>::new()
     );
 }
@@ -346,8 +355,5 @@ fn self_relationship_is_one_path() {
             vec![Value::Int(1), Value::Int(2)],
         ]
     );
-    assert_eq!(
-        keys(&store, "FIND Thing THAT !HAS >> Thing"),
-        ["b"]
-    );
+    assert_eq!(keys(&store, "FIND Thing THAT !HAS >> Thing"), ["b"]);
 }

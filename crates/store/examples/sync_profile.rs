@@ -52,15 +52,18 @@ fn finding(i: u64) -> Entity {
     e
 }
 
-/// A `SCANS` mapped relationship from the VMDR service to a discovered host,
-/// matched by `_class` and `qualysQwebHostId`.
+/// Builds the `SCANS` mapped relationship from the VMDR service to a
+/// discovered host, matched by `_class` and `qualysQwebHostId`.
 fn scans(host_id: u64) -> MappedRelationship {
     let mut target = Properties::new();
     target.insert("_type".into(), "discovered_host".into());
     target.insert("_key".into(), format!("Host:{host_id}").into());
     target.insert("_class".into(), "Host".into());
     target.insert("qualysQwebHostId".into(), host_id.into());
-    target.insert("hostname".into(), format!("host-{host_id}.example.test").into());
+    target.insert(
+        "hostname".into(),
+        format!("host-{host_id}.example.test").into(),
+    );
     MappedRelationship::new(
         "qualys-vmdr-service",
         "qualys_vmdr_service",
@@ -102,11 +105,6 @@ fn main() {
         })
         .unwrap()
         .id;
-    if let Ok(kib) = std::env::var("TMP_CACHE_KIB") {
-        store
-            .with_connection(|c| c.execute_batch(&format!("PRAGMA cache_size = -{kib}")))
-            .unwrap();
-    }
     let steps = vec![StepDeclaration {
         id: "findings".to_owned(),
         name: "findings".to_owned(),

@@ -55,6 +55,13 @@ pub enum StoreError {
     #[error("instance {instance} already has a sync run in progress in this process")]
     RunInProgress { instance: InstanceId },
 
+    #[error("failed to make the database {path} readable by its owner only: {source}")]
+    DatabasePermissions {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
     #[error("secret key file {path}: {source}")]
     KeyFile {
         path: PathBuf,
@@ -69,6 +76,12 @@ pub enum StoreError {
 
     #[error("invalid secret key from {origin}: expected 64 hexadecimal characters (32 bytes)")]
     InvalidKey { origin: String },
+
+    #[error(
+        "secret key file {path} is missing, but the database has encrypted passwords: restore the \
+         key file, or set QGRAPH_SECRET_KEY to the key, or re-enter each password with `qgraph integration edit`"
+    )]
+    KeyFileMissing { path: PathBuf },
 
     #[error("environment variable {0} with the secret key is not set")]
     KeyEnvMissing(String),

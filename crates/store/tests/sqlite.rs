@@ -156,3 +156,49 @@ fn key_file_is_private_and_reused() {
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[cfg(unix)]
+#[test]
+fn new_database_is_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("qgraph-store-mode-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("graph.db");
+
+    drop(SqliteStore::open(&path).unwrap());
+
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn missing_key_file_is_not_replaced() {
+    let dir = std::env::temp_dir().join(format!("qgraph-store-nokey-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("graph.db");
+    let key_path = dir.join("key");
+    let source = qgraph_store::KeySource::File(key_path.clone());
+    let id = {
+        let store = SqliteStore::open_with_key(&path, source.clone()).unwrap();
+        let instance = store
+            .create_instance(qgraph_store::NewInstance {
+                name: "keyed".to_owned(),
+                kind: qgraph_store::InstanceKind::Qualys,
+                config: serde_json::json!({}),
+                password: Some(qgraph_store::Password::new("s3cret-value")),
+            })
+            .unwrap();
+        instance.id
+    };
+    std::fs::remove_file(&key_path).unwrap();
+
+    let store = SqliteStore::open_with_key(&path, source).unwrap();
+    let error = store.password(id).unwrap_err();
+
+    assert!(error.to_string().contains("is missing"), "{error}");
+    assert!(!key_path.exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -231,7 +231,7 @@ pub async fn add(store: &SqliteStore, name: &str, raw: RawConfig) -> InstanceId 
     add_instance(store, name, raw, UNCHECKED).await.unwrap().id
 }
 
-/// A generated subscription whose day 0 is [`FIXED_START_SECS`], for tests
+/// Builds a generated subscription whose day 0 is [`FIXED_START_SECS`], for tests
 /// that run on a fixed clock instead of the wall clock.
 pub fn fixed_generated(hosts: u64, day: u32) -> GeneratedConfig {
     GeneratedConfig {
@@ -244,7 +244,7 @@ pub fn fixed_generated(hosts: u64, day: u32) -> GeneratedConfig {
     }
 }
 
-/// The sync clock of day `day` of a [`fixed_generated`] subscription: one
+/// Returns the sync clock of day `day` of a [`fixed_generated`] subscription: one
 /// hour after the simulator's midday "now" of that day.
 pub fn fixed_now_ms(day: u32) -> i64 {
     (FIXED_START_SECS + i64::from(day) * DAY_SECS + DAY_SECS / 2) * 1000 + HOUR_MS

@@ -368,11 +368,24 @@ impl Subscription {
         tags
     }
 
-    /// Each host is scanned every 1 to 7 days; returns the last scan on or before today.
-    fn last_scan_secs(&self, index: u64, added_day: i64) -> i64 {
+    /// Returns the scan period in days (1 to 7) and the day offset of a host's scans.
+    fn scan_schedule(&self, index: u64) -> (i64, i64) {
         let h = hash(self.seed(), &[HOST_SCAN, index]);
         let period = 1 + (h % 7) as i64;
         let offset = ((h >> 8) % period as u64) as i64;
+        (period, offset)
+    }
+
+    /// Returns the first day on or after `day` on which the host is scanned.
+    fn next_scan_day(&self, index: u64, day: i64) -> i64 {
+        let (period, offset) = self.scan_schedule(index);
+        day + (offset - day).rem_euclid(period)
+    }
+
+    /// Each host is scanned every 1 to 7 days; returns the last scan on or before today.
+    fn last_scan_secs(&self, index: u64, added_day: i64) -> i64 {
+        let h = hash(self.seed(), &[HOST_SCAN, index]);
+        let (period, offset) = self.scan_schedule(index);
         let today = i64::from(self.config.day);
         let day = (today - (today - offset).rem_euclid(period)).max(added_day);
         // Before noon, so that a scan of today is never in the future.
@@ -471,14 +484,16 @@ impl Subscription {
             return None;
         }
         let fix_hash = hash(self.seed(), &[DETECTION_FIX, host.index, slot]);
+        // Qualys changes a status only when it processes a scan of the host, so a
+        // fix or reopen happens on the host's next scan day.
         let fix_day = if fix_hash % 100 < 30 {
-            first_day + 1 + ((fix_hash >> 8) % 60) as i64
+            self.next_scan_day(host.index, first_day + 1 + ((fix_hash >> 8) % 60) as i64)
         } else {
             i64::MAX
         };
         let reopen_hash = hash(self.seed(), &[DETECTION_REOPEN, host.index, slot]);
         let reopen_day = if fix_day != i64::MAX && reopen_hash % 100 < 30 {
-            fix_day + 1 + ((reopen_hash >> 8) % 30) as i64
+            self.next_scan_day(host.index, fix_day + 1 + ((reopen_hash >> 8) % 30) as i64)
         } else {
             i64::MAX
         };

@@ -68,11 +68,19 @@ impl SqliteStore {
         key_source: KeySource,
     ) -> Result<Self, StoreError> {
         let path = path.as_ref().to_owned();
+        let is_new = !path.exists();
         let conn = Connection::open(&path).map_err(|source| StoreError::Open {
             path: path.clone(),
             source,
         })?;
-        Self::setup(conn, path, key_source)
+        let store = Self::setup(conn, path, key_source)?;
+        if is_new {
+            // The graph lists every host and its open vulnerabilities, so only
+            // the owner may read it. SQLite gives its -wal and -shm files the
+            // same mode.
+            restrict_to_owner(&store.path)?;
+        }
+        Ok(store)
     }
 
     /// Opens a private in-memory database with a random password key.
@@ -131,8 +139,30 @@ impl SqliteStore {
         if let Some(key) = self.key.get() {
             return Ok(key);
         }
+        // A new key would make every stored password unreadable, and passwords
+        // stored under it would break again once the old key file is restored.
+        if let KeySource::File(key_path) = &self.key_source
+            && !key_path.exists()
+            && self.has_stored_passwords()?
+        {
+            return Err(StoreError::KeyFileMissing {
+                path: key_path.clone(),
+            });
+        }
         let key = self.key_source.load()?;
         Ok(self.key.get_or_init(|| key))
+    }
+
+    fn has_stored_passwords(&self) -> Result<bool, StoreError> {
+        let found: Option<i64> = self
+            .conn()
+            .query_row(
+                "SELECT 1 FROM instances WHERE password_ciphertext IS NOT NULL LIMIT 1",
+                [],
+                |row| row.get(0),
+            )
+            .optional()?;
+        Ok(found.is_some())
     }
 
     pub(crate) fn running(&self) -> MutexGuard<'_, HashSet<InstanceId>> {
@@ -196,4 +226,20 @@ pub(crate) fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
+}
+
+#[cfg(unix)]
+fn restrict_to_owner(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|source| {
+        StoreError::DatabasePermissions {
+            path: path.to_owned(),
+            source,
+        }
+    })
+}
+
+#[cfg(not(unix))]
+fn restrict_to_owner(_path: &Path) -> Result<(), StoreError> {
+    Ok(())
 }

@@ -41,14 +41,6 @@ impl PlanExecutor for SqliteStore {
         let (sql, params) = plan_sql(plan);
         let conn = self.conn();
         register_regexp(&conn)?;
-        if std::env::var_os("QGRAPH_TMP_EXPLAIN").is_some() {
-            eprintln!("SQL: {sql}");
-            let mut st = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
-            let mut rows = st.query(params_from_iter(params.iter()))?;
-            while let Some(row) = rows.next()? {
-                eprintln!("  {} {} {}", row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get::<_, String>(3)?);
-            }
-        }
         let mut statement = conn.prepare_cached(&sql)?;
         let mut rows = statement.query(params_from_iter(params.iter()))?;
         if let PlanOutput::CountDistinct { .. } = plan.output {
@@ -283,7 +275,12 @@ impl<'p> SqlBuilder<'p> {
             PlanOutput::CountDistinct {
                 node: 0,
                 property: None,
-            } if self.plan.hops.iter().all(|hop| hop.mode == HopMode::Negated) => {
+            } if self
+                .plan
+                .hops
+                .iter()
+                .all(|hop| hop.mode == HopMode::Negated) =>
+            {
                 "count(*)".to_owned()
             }
             PlanOutput::CountDistinct {
@@ -356,7 +353,7 @@ impl<'p> SqlBuilder<'p> {
             return self.chain_join(start);
         }
         let mut from = String::from("entities e0");
-        from.push_str(&self.class_join(0));
+        from.push_str(&self.class_join(0, "JOIN"));
         for (i, hop) in self.plan.hops.iter().enumerate() {
             let node = i + 1;
             match hop.mode {
@@ -366,7 +363,7 @@ impl<'p> SqlBuilder<'p> {
                         from,
                         " JOIN relationships r{i} JOIN entities e{node} ON {ends}"
                     );
-                    from.push_str(&self.class_join(node));
+                    from.push_str(&self.class_join(node, "JOIN"));
                 }
                 HopMode::Optional => {
                     let on = self.optional_condition(i);
@@ -415,8 +412,15 @@ impl<'p> SqlBuilder<'p> {
     /// Joins a chain starting at node `start`, walking back to node 0 and then forward.
     fn chain_join(&mut self, start: usize) -> String {
         let plan = self.plan;
+        // A filtered start node is read through its filter's index and its class checked
+        // per entity; an unfiltered one may start from the class.
+        let filtered = plan
+            .nodes
+            .get(start)
+            .is_some_and(|node| node.filter.is_some());
+        let join = if filtered { "CROSS JOIN" } else { "JOIN" };
         let mut from = format!("entities e{start}");
-        from.push_str(&self.class_join(start));
+        from.push_str(&self.class_join(start, join));
         for hop in (0..start).rev() {
             let Some(spec) = plan.hops.get(hop) else {
                 continue;
@@ -426,7 +430,7 @@ impl<'p> SqlBuilder<'p> {
                 from,
                 " CROSS JOIN relationships r{hop} CROSS JOIN entities e{hop} ON {ends}"
             );
-            from.push_str(&self.class_join(hop));
+            from.push_str(&self.class_join(hop, "CROSS JOIN"));
         }
         for (hop, spec) in plan.hops.iter().enumerate().skip(start) {
             let node = hop + 1;
@@ -435,7 +439,7 @@ impl<'p> SqlBuilder<'p> {
                 from,
                 " CROSS JOIN relationships r{hop} CROSS JOIN entities e{node} ON {ends}"
             );
-            from.push_str(&self.class_join(node));
+            from.push_str(&self.class_join(node, "CROSS JOIN"));
         }
         from
     }
@@ -457,21 +461,25 @@ impl<'p> SqlBuilder<'p> {
             return None;
         }
         match &plan.nodes.get(node)?.selector {
-            EntitySelector::Names { classes, types } if types.is_empty() => match classes.as_slice() {
-                [class] => Some(class),
-                _ => None,
-            },
+            EntitySelector::Names { classes, types } if types.is_empty() => {
+                match classes.as_slice() {
+                    [class] => Some(class),
+                    _ => None,
+                }
+            }
             _ => None,
         }
     }
 
-    fn class_join(&mut self, node: usize) -> String {
+    /// Joins `entity_classes` for a node selected by one class. `CROSS JOIN` keeps the
+    /// class check after the entity; a plain join lets SQLite start from the class.
+    fn class_join(&mut self, node: usize, join: &str) -> String {
         let Some(class) = self.joined_class(node) else {
             return String::new();
         };
         let class = self.bind(SqlValue::Text(class.clone()));
         format!(
-            " CROSS JOIN entity_classes c{node} ON c{node}.entity_id = e{node}.id \
+            " {join} entity_classes c{node} ON c{node}.entity_id = e{node}.id \
              AND c{node}.class = {class}"
         )
     }
