@@ -22,7 +22,7 @@ pub struct QueryArgs {
     #[arg(long, default_value_t = 0)]
     pub cursor: u64,
     /// Rows per page when the query has no LIMIT.
-    #[arg(long, default_value_t = qgraph_query::DEFAULT_PAGE_SIZE)]
+    #[arg(long, default_value_t = qgraph_query::DEFAULT_PAGE_SIZE, value_parser = clap::value_parser!(u64).range(1..))]
     pub page_size: u64,
 }
 
@@ -49,7 +49,7 @@ pub fn run(args: &QueryArgs) -> anyhow::Result<String> {
         SqliteStore::open(&db).with_context(|| format!("failed to open {}", db.display()))?;
     let mut options = QueryOptions::at(qgraph_cli::now_ms());
     options.cursor = args.cursor;
-    options.page_size = args.page_size.max(1);
+    options.page_size = args.page_size;
     let result = run_query(&store, &text, &options)?;
     Ok(match args.format {
         OutputFormat::Table => format::to_table(&result),

@@ -129,3 +129,13 @@ fn missing_database_is_reported() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("not found"), "{stderr}");
 }
+
+#[test]
+fn zero_page_size_is_rejected() {
+    let db = fixture_db("page-size");
+    let output = qgraph(&db, &["--page-size", "0", "FIND *"], None);
+
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--page-size"), "{stderr}");
+}

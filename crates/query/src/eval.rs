@@ -123,8 +123,10 @@ fn page(query: &Query, options: &QueryOptions) -> (u64, u64) {
     (skip, limit)
 }
 
+/// Returns the cursor of the next page, or `None` on the last page. `LIMIT 0`
+/// has no next page, since a cursor that does not move would repeat forever.
 fn next_cursor(options: &QueryOptions, limit: u64, fetched: usize) -> Option<u64> {
-    (fetched as u64 > limit).then(|| options.cursor.saturating_add(limit))
+    (limit > 0 && fetched as u64 > limit).then(|| options.cursor.saturating_add(limit))
 }
 
 fn sort_key(query: &Query, aliases: &Aliases) -> Option<SortKey> {
@@ -499,4 +501,23 @@ fn load_objects<E: PlanExecutor>(
         entities: load_map(store, &entity_ids, Kind::Entity)?,
         relationships: load_map(store, &relationship_ids, Kind::Relationship)?,
     })
+}
+
+#[cfg(test)]
+mod paging_tests {
+    use super::{QueryOptions, next_cursor};
+
+    #[test]
+    fn next_cursor_moves_forward() {
+        let mut options = QueryOptions::at(0);
+        options.cursor = 250;
+        assert_eq!(next_cursor(&options, 250, 251), Some(500));
+        assert_eq!(next_cursor(&options, 250, 250), None);
+    }
+
+    #[test]
+    fn limit_zero_has_no_next_page() {
+        let options = QueryOptions::at(0);
+        assert_eq!(next_cursor(&options, 0, 1), None);
+    }
 }
