@@ -42,7 +42,7 @@ pub struct RawResponse {
     pub body: Vec<u8>,
     /// Body bytes received on the wire (after the head).
     pub wire_bytes: u64,
-    /// Whether the body ended as its framing says (last chunk or full content length).
+    /// Whether the body ended where its framing marks the end (last chunk or full content length).
     pub complete: bool,
     /// Whether reading stopped because no byte arrived within the idle timeout.
     pub stalled: bool,
@@ -78,7 +78,7 @@ pub struct Client {
     base_url: String,
     authorization: Option<String>,
     requested_with: bool,
-    /// Longest wait for the next body byte; `None` waits until the server closes.
+    /// Maximum wait for the next body byte; `None` waits until the server closes.
     pub idle_timeout: Option<Duration>,
 }
 
@@ -206,7 +206,7 @@ impl Client {
                 },
                 None => stream.read(&mut buf).await,
             };
-            // A reset connection ends the body like a close does; `complete` tells them apart.
+            // A reset connection ends the body like a close does; `complete` distinguishes them.
             let Ok(n) = read else { break };
             if n == 0 {
                 break;

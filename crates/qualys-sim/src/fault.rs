@@ -49,8 +49,8 @@ impl Endpoint {
         }
     }
 
-    /// Whether the endpoint belongs to the VM API 2.0, which is rate limited and answers errors
-    /// with `SIMPLE_RETURN`; the others are QPS endpoints answering with `ServiceResponse`.
+    /// Whether the endpoint belongs to the VM API 2.0, which is rate limited and returns errors
+    /// as `SIMPLE_RETURN`. The others are QPS endpoints, which return `ServiceResponse` errors.
     pub fn is_api_v2(self) -> bool {
         matches!(
             self,
@@ -76,7 +76,7 @@ impl FromStr for Endpoint {
     }
 }
 
-/// How a faulty call misbehaves.
+/// The misbehaviour of a faulty call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FaultKind {
     /// HTTP 409 with `SIMPLE_RETURN` code 1960 and `ITEM` `CALLS_TO_FINISH`.

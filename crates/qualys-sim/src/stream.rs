@@ -70,7 +70,7 @@ impl ChunkSink {
         &mut self.buf
     }
 
-    /// Hands the buffer over once it holds a full chunk.
+    /// Hands the buffer over once it contains a full chunk.
     pub(crate) fn boundary(&mut self) -> Result<(), Closed> {
         if self.buf.len() >= CHUNK_BYTES {
             self.flush()

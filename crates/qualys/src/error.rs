@@ -200,7 +200,7 @@ pub enum QualysError {
         /// Record problem.
         source: RecordError,
     },
-    /// QPS said there are more records but gave no cursor to reach them.
+    /// QPS reported more records but returned no cursor to reach them.
     #[error("{endpoint} reported hasMoreRecords without lastId or records to page from")]
     NoCursor {
         /// Endpoint called.

@@ -55,7 +55,7 @@ impl HostIdRange {
         self.last.saturating_sub(self.first).saturating_add(1)
     }
 
-    /// Always false: a range holds at least one id.
+    /// Always false, because a range contains at least one id.
     pub fn is_empty(&self) -> bool {
         false
     }

@@ -25,7 +25,7 @@ use crate::xml::{
 pub struct ResultsOptions {
     /// Keep `RESULTS` at all; when false they are skipped while streaming.
     pub keep: bool,
-    /// Longest result kept, in bytes; longer results are cut and flagged.
+    /// Maximum length of a kept result, in bytes; longer results are cut and flagged.
     pub max_bytes: usize,
     /// Keep results only for these QIDs; empty keeps them for every QID.
     pub qids: BTreeSet<u64>,

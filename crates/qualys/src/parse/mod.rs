@@ -76,7 +76,7 @@ impl<R: AsyncBufRead + Unpin, K: RecordKind> RecordStream<R, K> {
     }
 }
 
-/// Parses a `GET /qps/rest/portal/version` body; it holds one record.
+/// Parses a `GET /qps/rest/portal/version` body, which contains one record.
 pub fn portal_version<R: AsyncBufRead + Unpin>(reader: R) -> RecordStream<R, portal::PortalKind> {
     RecordStream::new(reader, portal::PortalKind)
 }
@@ -91,7 +91,7 @@ pub fn host_assets<R: AsyncBufRead + Unpin>(reader: R) -> RecordStream<R, assets
     RecordStream::new(reader, assets::HostAssetKind)
 }
 
-/// Parses a host list detection page; `RESULTS` are kept as `results` says.
+/// Parses a host list detection page; `RESULTS` are kept as the `results` options request.
 pub fn host_detections<R: AsyncBufRead + Unpin>(
     reader: R,
     results: ResultsOptions,
