@@ -3,6 +3,14 @@
 //! a [`RecordBuilder`], so that memory is bounded by the largest record.
 //! [`TreeBuilder`] builds one small element tree per record; hot endpoints
 //! fill their record structs straight from the events instead.
+//!
+//! When [`PageSpec::max_record_bytes`] is set, a record is first held back
+//! until its end tag has arrived and then parsed from that one slice, which
+//! avoids copying every event into a read buffer.
+
+mod buffered_record;
+mod chunk_buffer;
+mod record_scan;
 
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
@@ -10,6 +18,7 @@ use tokio::io::AsyncBufRead;
 
 use crate::error::{ApiErrorBody, ParseError, RecordError};
 use crate::utf8::{INVALID_UTF8_MARKER, Utf8Sanitizer};
+use chunk_buffer::ChunkBuffer;
 
 /// Most metadata leaves kept per page; a body with more is not a Qualys list page.
 const MAX_META_ENTRIES: usize = 256;
@@ -85,6 +94,11 @@ pub struct PageSpec {
     pub text_limits: Vec<(&'static str, usize)>,
     /// Child element of a record that names it in errors (`ID`, `QID`, `id`).
     pub id_element: &'static str,
+    /// Largest record, in bytes, held back and parsed from one slice. A record
+    /// that has not ended within this many bytes, and every record when this
+    /// is `None`, is parsed event by event as it arrives, with `skip` and
+    /// `text_limits` bounding its memory.
+    pub max_record_bytes: Option<usize>,
 }
 
 /// Page metadata found outside the records.
@@ -222,9 +236,16 @@ impl TreeBuilder {
 
 /// Reads one Qualys page and yields its records as `B` builds them.
 pub struct PageParser<R, B = TreeBuilder> {
-    reader: Reader<Utf8Sanitizer<R>>,
+    reader: Reader<ChunkBuffer<Utf8Sanitizer<R>>>,
     buf: Vec<u8>,
     state: PageState<B>,
+    /// Body bytes consumed outside the event reader, which its position does not count.
+    held_bytes_consumed: u64,
+    /// Records read from held slices, so tests can tell which path read a body.
+    held_records: u64,
+    /// True when the event reader stopped right after markup, so that the
+    /// next body bytes are not yet consumed and may start a held-back record.
+    at_markup_end: bool,
     done: bool,
 }
 
@@ -263,13 +284,13 @@ impl<R: AsyncBufRead + Unpin> PageParser<R, TreeBuilder> {
 impl<R: AsyncBufRead + Unpin, B: RecordBuilder> PageParser<R, B> {
     /// Creates a parser over `reader` that finds records as `spec` describes and builds them with `builder`.
     pub fn with_builder(reader: R, spec: PageSpec, builder: B) -> Self {
-        let mut reader = Reader::from_reader(Utf8Sanitizer::new(reader));
-        let config = reader.config_mut();
-        config.trim_text(false);
-        config.check_end_names = true;
-        config.expand_empty_elements = false;
+        let mut reader = Reader::from_reader(ChunkBuffer::new(Utf8Sanitizer::new(reader)));
+        configure(reader.config_mut());
         Self {
             reader,
+            held_bytes_consumed: 0,
+            held_records: 0,
+            at_markup_end: false,
             buf: Vec::with_capacity(8 * 1024),
             state: PageState {
                 spec,
@@ -288,6 +309,18 @@ impl<R: AsyncBufRead + Unpin, B: RecordBuilder> PageParser<R, B> {
         &self.state.meta
     }
 
+    /// Records read from held slices so far.
+    #[cfg(test)]
+    pub(crate) fn held_records(&self) -> u64 {
+        self.held_records
+    }
+
+    /// Capacity of the buffer that keeps records back, in bytes.
+    #[cfg(test)]
+    pub(crate) fn held_capacity(&self) -> usize {
+        self.reader.get_ref().capacity()
+    }
+
     /// Reads up to the end of the next record.
     ///
     /// Returns `Ok(None)` at the end of a complete page. A
@@ -298,56 +331,17 @@ impl<R: AsyncBufRead + Unpin, B: RecordBuilder> PageParser<R, B> {
             return Ok(None);
         }
         loop {
-            self.buf.clear();
-            let position = self.reader.buffer_position();
-            let event = match self.reader.read_event_into_async(&mut self.buf).await {
-                Ok(event) => event,
-                Err(error) => {
-                    if let Some(record) = self.state.record.as_mut() {
-                        // quick-xml rejects invalid UTF-8 after consuming the text, so
-                        // the record can be finished and reported on its own.
-                        if is_recoverable(&error) {
-                            record.problem.get_or_insert_with(|| error.to_string());
-                            continue;
-                        }
-                    }
-                    self.done = true;
-                    if let quick_xml::Error::Io(io) = &error {
-                        return Err(ParseError::Io {
-                            message: io.to_string(),
-                        });
-                    }
-                    return Err(ParseError::Xml {
-                        position,
-                        message: error.to_string(),
-                    });
-                }
-            };
-            let state = &mut self.state;
-            let outcome = match event {
-                Event::Start(start) => state.on_start(&start, false),
-                Event::Empty(start) => state.on_start(&start, true),
-                Event::End(_) => state.on_end(),
-                Event::Text(text) => {
-                    state.on_text(&text.xml10_content());
-                    Step::Continue
-                }
-                Event::CData(data) => {
-                    state.on_text(&data.xml10_content());
-                    Step::Continue
-                }
-                Event::GeneralRef(reference) => state.on_reference(&reference, position),
-                Event::Eof => {
-                    self.done = true;
-                    return state.on_eof();
-                }
-                Event::Comment(_) | Event::Decl(_) | Event::PI(_) | Event::DocType(_) => {
-                    Step::Continue
-                }
+            let outcome = match self.read_held_record().await {
+                Some(step) => step,
+                None => self.read_event().await,
             };
             match outcome {
                 Step::Continue => {}
-                Step::Record(node) => return Ok(Some(node)),
+                Step::Record(record) => return Ok(Some(record)),
+                Step::Finished => {
+                    self.done = true;
+                    return Ok(None);
+                }
                 Step::Fail(error) => {
                     if !matches!(error, ParseError::Record(_)) {
                         self.done = true;
@@ -357,9 +351,70 @@ impl<R: AsyncBufRead + Unpin, B: RecordBuilder> PageParser<R, B> {
             }
         }
     }
+
+    /// Reads one event from the body and hands it to the page state.
+    async fn read_event(&mut self) -> Step<B::Output> {
+        self.buf.clear();
+        let position = self.reader.buffer_position() + self.held_bytes_consumed;
+        match self.reader.read_event_into_async(&mut self.buf).await {
+            Ok(event) => {
+                self.at_markup_end = !matches!(event, Event::Text(_) | Event::GeneralRef(_));
+                self.state.on_event(event, position)
+            }
+            Err(error) => self.state.on_read_error(error, position),
+        }
+    }
+}
+
+/// Sets the reader options every page and record reader shares.
+fn configure(config: &mut quick_xml::reader::Config) {
+    config.trim_text(false);
+    config.check_end_names = true;
+    config.expand_empty_elements = false;
 }
 
 impl<B: RecordBuilder> PageState<B> {
+    /// Handles one event that starts at byte `position` of the body.
+    fn on_event(&mut self, event: Event<'_>, position: u64) -> Step<B::Output> {
+        match event {
+            Event::Start(start) => self.on_start(&start, false),
+            Event::Empty(start) => self.on_start(&start, true),
+            Event::End(_) => self.on_end(),
+            Event::Text(text) => {
+                self.on_text(&text.xml10_content());
+                Step::Continue
+            }
+            Event::CData(data) => {
+                self.on_text(&data.xml10_content());
+                Step::Continue
+            }
+            Event::GeneralRef(reference) => self.on_reference(&reference, position),
+            Event::Eof => self.on_eof(),
+            Event::Comment(_) | Event::Decl(_) | Event::PI(_) | Event::DocType(_) => Step::Continue,
+        }
+    }
+
+    /// Handles a reader error at byte `position`: it fails the page unless it only spoils the open record.
+    fn on_read_error(&mut self, error: quick_xml::Error, position: u64) -> Step<B::Output> {
+        if let Some(record) = self.record.as_mut() {
+            // quick-xml rejects invalid UTF-8 after consuming the text, so
+            // the record can be finished and reported on its own.
+            if is_recoverable(&error) {
+                record.problem.get_or_insert_with(|| error.to_string());
+                return Step::Continue;
+            }
+        }
+        if let quick_xml::Error::Io(io) = &error {
+            return Step::Fail(ParseError::Io {
+                message: io.to_string(),
+            });
+        }
+        Step::Fail(ParseError::Xml {
+            position,
+            message: error.to_string(),
+        })
+    }
+
     fn on_start(&mut self, start: &BytesStart<'_>, empty: bool) -> Step<B::Output> {
         let name = start.name();
         let name = name.as_ref();
@@ -444,7 +499,7 @@ impl<B: RecordBuilder> PageState<B> {
         }
     }
 
-    fn on_eof(&mut self) -> Result<Option<B::Output>, ParseError> {
+    fn on_eof(&mut self) -> Step<B::Output> {
         if self.record.is_some() || !self.path.is_empty() {
             let open = self
                 .record
@@ -452,16 +507,16 @@ impl<B: RecordBuilder> PageState<B> {
                 .map(|record| record.name.to_owned())
                 .or_else(|| self.path.last().cloned())
                 .unwrap_or_default();
-            return Err(ParseError::Truncated { open_element: open });
+            return Step::Fail(ParseError::Truncated { open_element: open });
         }
         if self.meta.root.is_none() {
-            return Err(ParseError::Truncated {
+            return Step::Fail(ParseError::Truncated {
                 open_element: String::new(),
             });
         }
         match self.meta.api_error() {
-            Some(body) => Err(ParseError::Api(body)),
-            None => Ok(None),
+            Some(body) => Step::Fail(ParseError::Api(body)),
+            None => Step::Finished,
         }
     }
 
@@ -513,6 +568,8 @@ impl<B: RecordBuilder> PageState<B> {
 enum Step<T> {
     Continue,
     Record(T),
+    /// The page ended complete.
+    Finished,
     Fail(ParseError),
 }
 
