@@ -211,10 +211,7 @@ async fn sync_demo(
     };
     add_instance(&store, DEMO_INSTANCE, demo_config(&sim.base_url()), checks).await?;
 
-    let request = SyncRequest {
-        now_ms: options.now_ms,
-        observer,
-    };
+    let request = SyncRequest::new(options.now_ms, observer);
     let summary = sync_instance(&store, DEMO_INSTANCE, &request).await?;
     Ok((summary, store))
 }

@@ -55,6 +55,15 @@ pub enum InstanceError {
         source: Box<QualysError>,
     },
 
+    #[error(
+        "the Qualys subscription at {api_url} has expired: renew it with Qualys, or pass --no-verify to store the instance unchecked; the user name and password are not at fault ({source})"
+    )]
+    SubscriptionExpired {
+        api_url: String,
+        #[source]
+        source: Box<QualysError>,
+    },
+
     #[error(transparent)]
     Stored(#[from] SyncError),
 
@@ -164,13 +173,14 @@ pub async fn verify_credentials(config: &Config) -> Result<PortalVersion, Instan
             api_url: api_url.clone(),
             source: Box::new(source),
         })?;
-    client
-        .portal_version()
-        .await
-        .map_err(|source| InstanceError::Verification {
-            api_url,
-            source: Box::new(source),
-        })
+    client.portal_version().await.map_err(|source| {
+        let source = Box::new(source);
+        if source.is_subscription_expired() {
+            InstanceError::SubscriptionExpired { api_url, source }
+        } else {
+            InstanceError::Verification { api_url, source }
+        }
+    })
 }
 
 fn validate(name: &str, raw: RawConfig, options: CheckOptions) -> Result<Config, InstanceError> {

@@ -8,6 +8,7 @@ use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
 use qgraph_cli::db::{DEFAULT_DB_FILE, DbArgs};
 use qgraph_cli::instances::{self, CheckOptions};
+use qgraph_cli::password::{PasswordError, password_from_env, read_password_file};
 use qgraph_cli::progress::{Progress, ProgressMode, describe_error, describe_step};
 use qgraph_cli::sync::{SyncRequest, SyncSummary, stored_raw_config, sync_instance};
 use qgraph_integration::config::{FIELDS, ListInput, ScalarInput};
@@ -24,12 +25,24 @@ pub struct IntegrationArgs {
 #[derive(Debug, Subcommand)]
 enum IntegrationCommand {
     /// Register a Qualys account as an integration instance.
+    ///
+    /// Each field comes from its flag, else from its environment variable
+    /// (shown as [env: NAME] below), else from its default. The password comes
+    /// from --password-file or --password-env, else from QUALYS_PASSWORD, else
+    /// from a prompt on the terminal.
     Add(Box<AddArgs>),
     /// List the registered instances with their last job.
     List(DbOnly),
     /// Print an instance's configuration, with the password masked.
     Show(NameArgs),
     /// Change the given fields of an instance; the others stay as they are.
+    ///
+    /// Each field comes from its flag, else from its environment variable
+    /// (shown as [env: NAME] below, the same variables `add` reads), else it
+    /// keeps its stored value. The password changes only when
+    /// --password-file, --password-env, --prompt-password or QUALYS_PASSWORD
+    /// gives one. A list flag given as '' clears the list, except the
+    /// severities and types, which need at least one value.
     Edit(Box<AddArgs>),
     /// Remove an instance with its credentials, job history and every entity and relationship it owns.
     Remove(NameArgs),
@@ -80,13 +93,14 @@ struct AddArgs {
     no_verify: bool,
 }
 
-/// One flag per configuration field except the password. Lists are comma-separated.
+/// One flag per configuration field except the password. Lists are
+/// comma-separated, with at most 1000 items.
 #[derive(Debug, Args)]
 struct ConfigFlags {
-    /// Account name shown in the graph [default: the instance name] [env: ACCOUNT_NAME].
+    /// Account name shown in the graph, at most 100 characters [default: the instance name] [env: QUALYS_ACCOUNT_NAME].
     #[arg(long)]
     account_name: Option<String>,
-    /// Free text describing the instance [env: DESCRIPTION].
+    /// Free text describing the instance, at most 1000 characters [env: QUALYS_DESCRIPTION].
     #[arg(long)]
     description: Option<String>,
     /// Sync schedule: DISABLED, THIRTY_MINUTES, ONE_HOUR, FOUR_HOURS, EIGHT_HOURS, TWELVE_HOURS, ONE_DAY or ONE_WEEK [default: ONE_DAY] [env: POLLING_INTERVAL].
@@ -95,22 +109,22 @@ struct ConfigFlags {
     /// Set tag.AccountName on every entity: true or false [default: false] [env: TAG_WITH_ACCOUNT_NAME].
     #[arg(long, value_name = "BOOL")]
     tag_with_account_name: Option<String>,
-    /// Qualys API user name [env: QUALYS_USERNAME].
+    /// Qualys API user name, at most 100 characters [env: QUALYS_USERNAME].
     #[arg(long)]
     qualys_username: Option<String>,
     /// Qualys API server URL, such as https://qualysapi.qg3.apps.qualys.com [env: QUALYS_API_URL].
     #[arg(long, value_name = "URL")]
     qualys_api_url: Option<String>,
-    /// Sync hosts scanned in this many days [default: 7] [env: MIN_SCANNED_SINCE_DAYS].
+    /// Sync hosts scanned in this many days, a decimal from 0.01 to 3650 such as 0.25 [default: 7] [env: MIN_SCANNED_SINCE_DAYS].
     #[arg(long, value_name = "DAYS")]
     min_scanned_since_days: Option<String>,
-    /// Sync findings updated in this many days [default: 7] [env: MIN_FINDINGS_SINCE_DAYS].
+    /// Sync findings updated in this many days, a decimal from 0.01 to 3650 such as 0.25 [default: 7] [env: MIN_FINDINGS_SINCE_DAYS].
     #[arg(long, value_name = "DAYS")]
     min_findings_since_days: Option<String>,
-    /// Detection severities to sync, 1 to 5 [default: 3,4,5] [env: VMDR_FINDING_SEVERITIES].
+    /// Detection severities to sync, at least one of 1 to 5 [default: 3,4,5] [env: VMDR_FINDING_SEVERITIES].
     #[arg(long, value_name = "LIST")]
     vmdr_finding_severities: Option<String>,
-    /// Detection types to sync: Info, Potential, Confirmed [default: Potential,Confirmed] [env: VMDR_FINDING_TYPES].
+    /// Detection types to sync, at least one of Info, Potential, Confirmed [default: Potential,Confirmed] [env: VMDR_FINDING_TYPES].
     #[arg(long, value_name = "LIST")]
     vmdr_finding_types: Option<String>,
     /// QIDs whose detection results text is kept [env: VMDR_FINDING_RESULT_QIDS].
@@ -159,7 +173,7 @@ impl ConfigFlags {
 /// show in the process list and the shell history.
 #[derive(Debug, Args)]
 struct PasswordArgs {
-    /// Read the Qualys password from this file (one line).
+    /// Read the Qualys password from this file: one line, a final line break allowed.
     #[arg(long, value_name = "FILE", conflicts_with = "password_env")]
     password_file: Option<PathBuf>,
     /// Read the Qualys password from this environment variable.
@@ -168,6 +182,13 @@ struct PasswordArgs {
     /// Prompt for a new password on the terminal (edit only; add prompts when no other source is given).
     #[arg(long, conflicts_with_all = ["password_file", "password_env"])]
     prompt_password: bool,
+}
+
+impl PasswordArgs {
+    /// Returns true when an option names the password source.
+    fn is_given(&self) -> bool {
+        self.password_file.is_some() || self.password_env.is_some() || self.prompt_password
+    }
 }
 
 /// Runs `qgraph integration`.
@@ -208,12 +229,32 @@ fn check_options(args: &AddArgs) -> CheckOptions {
     }
 }
 
+/// Returns the flags with unset fields filled from their environment
+/// variables, and prints to standard error which variables were used (names
+/// only, because values may be secret). A password option given on the
+/// command line wins over `QUALYS_PASSWORD`.
+fn flags_with_env(flags: &ConfigFlags, password: &PasswordArgs) -> RawConfig {
+    let flags = flags.to_raw();
+    let mut env = RawConfig::from_env(|name| std::env::var(name).ok());
+    if password.is_given() {
+        env.qualys_password = None;
+    }
+    let from_flags = flags.set_fields();
+    let from_env = env.set_fields();
+    let used: Vec<&str> = FIELDS
+        .iter()
+        .filter(|field| from_env.contains(&field.name) && !from_flags.contains(&field.name))
+        .map(|field| field.env)
+        .collect();
+    if !used.is_empty() {
+        eprintln!("using the environment variables {}", used.join(", "));
+    }
+    flags.or(env)
+}
+
 fn add(args: &AddArgs) -> anyhow::Result<()> {
     let store = open_store(&args.db)?;
-    let mut raw = args
-        .fields
-        .to_raw()
-        .or(RawConfig::from_env(|name| std::env::var(name).ok()));
+    let mut raw = flags_with_env(&args.fields, &args.password);
     if let Some(password) = given_password(&args.password)? {
         raw.qualys_password = Some(password);
     }
@@ -232,8 +273,10 @@ fn add(args: &AddArgs) -> anyhow::Result<()> {
 
 fn edit(args: &AddArgs) -> anyhow::Result<()> {
     let store = open_store(&args.db)?;
-    let mut changes = args.fields.to_raw();
-    changes.qualys_password = given_password(&args.password)?;
+    let mut changes = flags_with_env(&args.fields, &args.password);
+    if let Some(password) = given_password(&args.password)? {
+        changes.qualys_password = Some(password);
+    }
     if args.password.prompt_password {
         changes.qualys_password = Some(prompt_password(&args.name)?);
     }
@@ -248,25 +291,14 @@ fn edit(args: &AddArgs) -> anyhow::Result<()> {
 }
 
 /// Reads the password from `--password-file` or `--password-env`, if given.
-fn given_password(args: &PasswordArgs) -> anyhow::Result<Option<Secret>> {
-    let text = if let Some(path) = &args.password_file {
-        let content = std::fs::read_to_string(path)
-            .with_context(|| format!("failed to read the password file {}", path.display()))?;
-        content.trim_end_matches(['\r', '\n']).to_owned()
+fn given_password(args: &PasswordArgs) -> Result<Option<Secret>, PasswordError> {
+    if let Some(path) = &args.password_file {
+        read_password_file(path).map(Some)
     } else if let Some(var) = &args.password_env {
-        match std::env::var(var) {
-            Ok(value) => value,
-            Err(_) => bail!(
-                "environment variable {var} named by --password-env is not set or not valid UTF-8: export it first"
-            ),
-        }
+        password_from_env(var).map(Some)
     } else {
-        return Ok(None);
-    };
-    if text.is_empty() {
-        bail!("the given password is empty: put the Qualys password in the file or variable");
+        Ok(None)
     }
-    Ok(Some(Secret::new(text)))
 }
 
 fn prompt_password(name: &str) -> anyhow::Result<Secret> {
@@ -353,10 +385,7 @@ fn remove(args: &NameArgs) -> anyhow::Result<()> {
 fn run_now(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let store = open_store(&args.db)?;
     let progress = Progress::new(ProgressMode::detect(args.quiet));
-    let request = SyncRequest {
-        now_ms: qgraph_cli::now_ms(),
-        observer: &progress,
-    };
+    let request = SyncRequest::new(qgraph_cli::now_ms(), &progress);
     let summary = runtime()?.block_on(sync_instance(&store, &args.name, &request))?;
     print_summary(&summary);
     Ok(ExitCode::from(summary.exit_code()))

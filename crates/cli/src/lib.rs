@@ -8,8 +8,10 @@
 pub mod db;
 pub mod demo;
 pub mod instances;
+pub mod password;
 pub mod progress;
 pub mod sync;
+pub mod waits;
 
 /// Returns the current time in epoch milliseconds (0 when the clock is before 1970).
 pub fn now_ms() -> i64 {

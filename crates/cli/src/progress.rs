@@ -10,6 +10,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use qgraph_integration::RunObserver;
 use qgraph_model::{StepDeclaration, StepError, StepResult, StepStatus};
 
+use crate::waits::format_wait;
+
 /// Minimum time between two plain progress lines of one step.
 const LINE_INTERVAL: Duration = Duration::from_secs(2);
 
@@ -84,7 +86,7 @@ impl Progress {
     fn start_bar(&self, step: &StepDeclaration) {
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
         if let Ok(style) =
-            ProgressStyle::with_template("{spinner} {prefix:<38} {pos:>9} objects {elapsed}")
+            ProgressStyle::with_template("{spinner} {prefix:<38} {pos:>9} objects {elapsed} {msg}")
         {
             bar.set_style(style);
         }
@@ -140,6 +142,36 @@ impl RunObserver for Progress {
             ProgressMode::Quiet => {}
         }
     }
+
+    fn qualys_wait(&self, remaining: Duration) {
+        match self.mode {
+            ProgressMode::Bars => {
+                if let Ok(slot) = self.bar.lock()
+                    && let Some(bar) = slot.as_ref()
+                {
+                    let message = if remaining.is_zero() {
+                        String::new()
+                    } else {
+                        format!("(Qualys limit: waiting {})", format_wait(remaining))
+                    };
+                    bar.set_message(message);
+                }
+            }
+            // The caller paces these reports, so none is dropped here.
+            ProgressMode::Lines if !remaining.is_zero() => {
+                self.write_line(&describe_wait(remaining), false);
+            }
+            ProgressMode::Lines | ProgressMode::Quiet => {}
+        }
+    }
+}
+
+/// Formats a Qualys wait as a progress line.
+pub fn describe_wait(remaining: Duration) -> String {
+    format!(
+        "waiting for Qualys to lift its rate or concurrency limit: {} left before the next request",
+        format_wait(remaining)
+    )
 }
 
 /// Returns a step status as the job history shows it, such as `PARTIAL_SUCCESS_DUE_TO_DEPENDENCY_FAILURE`.
@@ -244,11 +276,34 @@ mod tests {
     }
 
     #[test]
+    fn qualys_wait_prints_time_left() {
+        let out = Shared::default();
+        let progress = Progress::with_writer(ProgressMode::Lines, Box::new(out.clone()));
+
+        progress.progress("fetch-scanned-host-detections", 5);
+        progress.qualys_wait(Duration::from_secs(580));
+        progress.qualys_wait(Duration::from_secs(550));
+        progress.qualys_wait(Duration::ZERO);
+
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "fetch-scanned-host-detections: 5 objects so far",
+                "waiting for Qualys to lift its rate or concurrency limit: 9m 40s left before the next request",
+                "waiting for Qualys to lift its rate or concurrency limit: 9m 10s left before the next request",
+            ]
+        );
+    }
+
+    #[test]
     fn quiet_writes_nothing() {
         let out = Shared::default();
         let progress = Progress::with_writer(ProgressMode::Quiet, Box::new(out.clone()));
 
         progress.progress("fetch-account", 1);
+        progress.qualys_wait(Duration::from_secs(60));
         progress.step_finished(&result(StepStatus::Success));
 
         assert!(out.0.lock().unwrap().is_empty());

@@ -11,7 +11,7 @@ use qgraph_integration::{
     WindowState, run_sync,
 };
 use qgraph_model::{RunStatus, StepResult};
-use qgraph_qualys::{HostIdQuery, QualysClient, QualysError};
+use qgraph_qualys::{ApiFamily, ClientConfig, HostIdQuery, QualysClient, QualysError, RetryPolicy};
 use qgraph_store::{
     FindingLifecycle, GraphStore, Instance, StoreError, SyncOptions, SyncReport, SyncRun,
 };
@@ -26,8 +26,46 @@ pub struct SyncRequest<'a> {
     /// The run's clock, epoch milliseconds: the end of every window and the
     /// `_createdOn`/`_updatedOn` of what the run writes.
     pub now_ms: i64,
-    /// Receives step starts, progress and results.
+    /// Receives step starts, progress, results and Qualys waits.
     pub observer: &'a dyn RunObserver,
+    /// Client timings that replace the defaults.
+    pub client: ClientOverrides,
+}
+
+impl<'a> SyncRequest<'a> {
+    /// Creates a request with the client's default timings.
+    pub fn new(now_ms: i64, observer: &'a dyn RunObserver) -> Self {
+        SyncRequest {
+            now_ms,
+            observer,
+            client: ClientOverrides::default(),
+        }
+    }
+}
+
+/// Client timings that replace the defaults, for tests and benchmarks that
+/// cannot wait for production backoffs. Waits that Qualys requests
+/// (`SECONDS_TO_WAIT`, `X-RateLimit-ToWait-Sec`) are honoured whatever is set here.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientOverrides {
+    /// Retry attempts and backoff of every page; `None` keeps [`RetryPolicy::default`].
+    pub retry: Option<RetryPolicy>,
+    /// Wait after a concurrency limit (409 code 1960) that other clients
+    /// hold, for both API families; `None` keeps the default of 10 seconds.
+    pub concurrency_cooldown: Option<std::time::Duration>,
+}
+
+impl ClientOverrides {
+    /// Applies the overrides that are set to `config`.
+    pub fn apply(&self, config: &mut ClientConfig) {
+        if let Some(retry) = &self.retry {
+            config.retry = retry.clone();
+        }
+        if let Some(cooldown) = self.concurrency_cooldown {
+            config.vm_governor.concurrency_cooldown = cooldown;
+            config.qps_governor.concurrency_cooldown = cooldown;
+        }
+    }
 }
 
 /// The result of a sync that reached the commit.
@@ -106,6 +144,17 @@ pub enum SyncError {
         code: Option<String>,
     },
 
+    #[error(
+        "the Qualys subscription of instance {name:?} at {api_url} has expired: renew it with Qualys, then run the sync again; the user name and password are not at fault ({message})"
+    )]
+    SubscriptionExpired {
+        name: String,
+        api_url: String,
+        message: String,
+        /// The Qualys error code: `EVALUATION_EXPIRED` or `2001`.
+        code: String,
+    },
+
     #[error("graph store error: {0}")]
     Store(#[from] StoreError),
 }
@@ -127,11 +176,7 @@ pub async fn sync_instance<S: GraphStore>(
             name: name.to_owned(),
         })?;
     let config = load_config(store, &instance)?;
-    let client =
-        qgraph_integration::client::connect(&config).map_err(|source| SyncError::Client {
-            api_url: config.api_url.as_string(),
-            source: Box::new(source),
-        })?;
+    let client = connect(&config, &request.client)?;
     let last_windows = load_windows(store, &instance, &config)?;
     let kb_cache = load_kb_cache(store, &instance)?;
 
@@ -148,16 +193,28 @@ pub async fn sync_instance<S: GraphStore>(
         kb_cache: &kb_cache,
         observer: request.observer,
     };
-    let outcome = match run_sync(&client, &mut run, &input).await {
+    let governors = [
+        client.governor(ApiFamily::Vm),
+        client.governor(ApiFamily::Qps),
+    ];
+    let fetched = crate::waits::while_reporting_waits(&governors, request.observer, async {
+        let outcome = run_sync(&client, &mut run, &input).await;
+        if outcome.is_ok()
+            && retire_by_host_list
+            && stage_listed_hosts(&client, &mut run, &instance.name).await?
+        {
+            run.set_host_list_complete();
+        }
+        Ok::<_, StoreError>(outcome)
+    })
+    .await?;
+    let outcome = match fetched {
         Ok(outcome) => outcome,
         Err(error) => {
             run.abort(&error.to_string())?;
             return Err(run_error(&instance.name, error));
         }
     };
-    if retire_by_host_list && stage_listed_hosts(&client, &mut run, &instance.name).await? {
-        run.set_host_list_complete();
-    }
 
     for (set, state) in &outcome.windows {
         run.set_window_end(set.as_str(), state.end_ms);
@@ -228,6 +285,18 @@ async fn stage_listed_hosts<R: SyncRun>(
     Ok(true)
 }
 
+/// Builds the client of an instance with the request's timing overrides.
+fn connect(config: &Config, overrides: &ClientOverrides) -> Result<QualysClient, SyncError> {
+    let client_error = |source| SyncError::Client {
+        api_url: config.api_url.as_string(),
+        source: Box::new(source),
+    };
+    let mut client_config =
+        qgraph_integration::client::client_config(config).map_err(client_error)?;
+    overrides.apply(&mut client_config);
+    QualysClient::new(client_config).map_err(client_error)
+}
+
 fn run_error(name: &str, error: RunError<StoreError>) -> SyncError {
     match error {
         RunError::Verification {
@@ -235,6 +304,16 @@ fn run_error(name: &str, error: RunError<StoreError>) -> SyncError {
             message,
             code,
         } => SyncError::Verification {
+            name: name.to_owned(),
+            api_url,
+            message,
+            code,
+        },
+        RunError::SubscriptionExpired {
+            api_url,
+            message,
+            code,
+        } => SyncError::SubscriptionExpired {
             name: name.to_owned(),
             api_url,
             message,

@@ -131,6 +131,9 @@ const FAULTED_ENDPOINTS: &[(Endpoint, u64)] = &[
     (Endpoint::WebAppFinding, 1),
 ];
 
+/// Seconds of 409 code 1965 waits in [`transient_faults`], in sequence.
+const REQUESTED_WAIT_SECS: f64 = 3.0;
+
 /// Faults that a retrying client must absorb, each on a different endpoint
 /// or in a row on one endpoint.
 fn transient_faults() -> Vec<FaultRule> {
@@ -188,7 +191,9 @@ async fn injected_faults_end_with_clean_graph() {
     .await;
 
     let clean = sync_at(&clean_store, "q", now).await.unwrap();
+    let started = std::time::Instant::now();
     let faulty = sync_at(&faulty_store, "q", now).await.unwrap();
+    let faulty_secs = started.elapsed().as_secs_f64();
     let retried: Vec<(Endpoint, u64, u64)> = FAULTED_ENDPOINTS
         .iter()
         .map(|(endpoint, _)| {
@@ -204,6 +209,12 @@ async fn injected_faults_end_with_clean_graph() {
 
     assert_eq!(clean.status, RunStatus::Success, "{:?}", clean.steps);
     assert_eq!(faulty.status, RunStatus::Success, "{:?}", faulty.steps);
+    // The fast client timings shorten backoffs and the 1960 cooldown, never
+    // a wait the simulator requested: three 409 code 1965 of 1 second each.
+    assert!(
+        faulty_secs >= REQUESTED_WAIT_SECS,
+        "the faulty run took {faulty_secs:.2}s, less than the {REQUESTED_WAIT_SECS}s Qualys asked to wait"
+    );
     for ((endpoint, clean_calls, faulty_calls), (_, faults)) in
         retried.iter().zip(FAULTED_ENDPOINTS)
     {

@@ -28,10 +28,7 @@ async fn sync_at(
     name: &str,
     now_ms: i64,
 ) -> Result<qgraph_cli::sync::SyncSummary, SyncError> {
-    let request = SyncRequest {
-        now_ms,
-        observer: &NoProgress,
-    };
+    let request = SyncRequest::new(now_ms, &NoProgress);
     sync_instance(store, name, &request).await
 }
 

@@ -96,13 +96,13 @@ fn invalid_values_name_field_and_range() {
             "minScannedSinceDays",
             |r| r.min_scanned_since_days = text("0"),
             "\"0\"",
-            "greater than 0",
+            "from 0.01 to 3650",
         ),
         (
             "minScannedSinceDays",
             |r| r.min_scanned_since_days = text("-3"),
             "\"-3\"",
-            "greater than 0",
+            "from 0.01 to 3650",
         ),
         (
             "minFindingsSinceDays",
@@ -120,7 +120,7 @@ fn invalid_values_name_field_and_range() {
             "minFindingsSinceDays",
             |r| r.min_findings_since_days = text("99999"),
             "\"99999\"",
-            "at most 3650",
+            "from 0.01 to 3650",
         ),
         (
             "vmdrFindingSeverities",
@@ -287,7 +287,7 @@ fn environment_fills_unset_fields_and_flags_win() {
         ("MIN_FINDINGS_SINCE_DAYS", "14"),
         ("VMDR_FINDING_SEVERITIES", "4,5"),
         ("INGEST_WEB_APP_SCANS", "true"),
-        ("ACCOUNT_NAME", "   "),
+        ("QUALYS_ACCOUNT_NAME", "   "),
     ]
     .into_iter()
     .collect();
@@ -326,7 +326,11 @@ fn every_field_has_an_environment_variable() {
             })
             .collect();
         // IDFilter is one word in the spec name.
-        let expected = expected.replace("I_D_FILTER", "ID_FILTER");
+        let mut expected = expected.replace("I_D_FILTER", "ID_FILTER");
+        // Generic names get the QUALYS_ prefix.
+        if ["accountName", "description"].contains(&field.name) {
+            expected = format!("QUALYS_{expected}");
+        }
         assert_eq!(field.env, expected, "{}", field.name);
 
         let env: HashMap<&str, &str> = [(field.env, "1")].into_iter().collect();
@@ -338,6 +342,7 @@ fn every_field_has_an_environment_variable() {
             field.name,
             field.env
         );
+        assert_eq!(raw.set_fields(), vec![field.name]);
     }
 }
 
@@ -351,4 +356,212 @@ fn config_round_trips_through_its_raw_form() {
 
     assert_eq!(config.polling_interval, PollingInterval::FourHours);
     assert_eq!(config.to_raw().validate().unwrap(), config);
+}
+
+/// Validates a config with one field changed and returns the one error it must raise.
+fn single_error(edit: impl FnOnce(&mut RawConfig)) -> ConfigError {
+    let mut raw = minimal();
+    edit(&mut raw);
+    let mut found = errors(raw);
+    assert_eq!(found.len(), 1, "{found:?}");
+    found.remove(0)
+}
+
+#[test]
+fn absurd_window_days_are_rejected() {
+    // `f64` parsing took every one of these.
+    for value in [
+        "1e-300", "1e3", "-7", "+7", "NaN", "inf", "-inf", "0.001", "0x10", "7.5.1", "7 days", ".",
+    ] {
+        let error = single_error(|r| r.min_findings_since_days = text(value));
+        let message = error.to_string();
+
+        assert_eq!(error.field(), "minFindingsSinceDays", "{value}");
+        assert!(message.contains(&format!("{value:?}")), "{message}");
+        assert!(message.contains("from 0.01 to 3650"), "{message}");
+    }
+}
+
+#[test]
+fn json_number_window_in_exponent_form_is_rejected() {
+    let raw: RawConfig = serde_json::from_str(r#"{"minScannedSinceDays": 1e-300}"#).unwrap();
+    let raw = RawConfig {
+        min_scanned_since_days: raw.min_scanned_since_days,
+        ..minimal()
+    };
+
+    let found = errors(raw);
+
+    assert_eq!(found[0].field(), "minScannedSinceDays");
+}
+
+#[test]
+fn plain_window_days_are_accepted() {
+    for (value, days) in [
+        ("0.01", 0.01),
+        ("0.25", 0.25),
+        (".5", 0.5),
+        ("7", 7.0),
+        (" 3650 ", 3650.0),
+    ] {
+        let mut raw = minimal();
+        raw.min_scanned_since_days = text(value);
+        let config = raw.validate().unwrap();
+
+        assert_eq!(config.min_scanned_since_days, days, "{value}");
+    }
+}
+
+#[test]
+fn empty_severity_list_is_rejected() {
+    let cases = [
+        list(""),
+        list(","),
+        list(" , ,"),
+        Some(ListInput::Items(Vec::new())),
+    ];
+    for severities in cases {
+        let error = single_error(|r| r.vmdr_finding_severities = severities.clone());
+        let message = error.to_string();
+
+        assert_eq!(error.field(), "vmdrFindingSeverities");
+        assert!(message.contains("at least one"), "{message}");
+        assert!(message.contains("from 1 to 5"), "{message}");
+    }
+}
+
+#[test]
+fn empty_detection_type_list_is_rejected() {
+    let error = single_error(|r| r.vmdr_finding_types = list(","));
+
+    assert_eq!(error.field(), "vmdrFindingTypes");
+    assert!(
+        error.to_string().contains("at least one of Info"),
+        "{error}"
+    );
+}
+
+#[test]
+fn empty_id_and_tag_lists_mean_no_filter() {
+    let mut raw = minimal();
+    raw.vmdr_finding_result_qids = list("");
+    raw.include_only_detection_tags = list(",");
+    raw.web_app_scan_application_id_filter = list("");
+    let config = raw.validate().unwrap();
+
+    assert!(config.result_qids.is_empty());
+    assert!(config.include_only_tags.is_empty());
+    assert!(config.web_app_ids.is_empty());
+}
+
+#[test]
+fn over_long_text_fields_are_rejected() {
+    type Edit = Box<dyn Fn(&mut RawConfig)>;
+    let cases: Vec<(&str, Edit, &str)> = vec![
+        (
+            "qualysUsername",
+            Box::new(|r| r.qualys_username = Some("u".repeat(100_000))),
+            "1 to 100 characters",
+        ),
+        (
+            "accountName",
+            Box::new(|r| r.account_name = Some("a".repeat(100_000))),
+            "1 to 100 characters",
+        ),
+        (
+            "description",
+            Box::new(|r| r.description = Some("d".repeat(100_000))),
+            "at most 1000 characters",
+        ),
+        (
+            "qualysApiUrl",
+            Box::new(|r| {
+                r.qualys_api_url = Some(format!("https://qualysapi.{}.com", "q".repeat(100_000)))
+            }),
+            "at most 300 characters",
+        ),
+        (
+            "includeOnlyDetectionTags",
+            Box::new(|r| r.include_only_detection_tags = list(&"t".repeat(100_000))),
+            "1 to 255 characters",
+        ),
+        (
+            "pollingInterval",
+            Box::new(|r| r.polling_interval = Some("p".repeat(100_000))),
+            "ONE_DAY",
+        ),
+    ];
+    for (field, edit, allowed) in cases {
+        let error = single_error(edit);
+        let message = error.to_string();
+
+        assert_eq!(error.field(), field);
+        assert!(message.contains(allowed), "{field}: {message}");
+        assert!(
+            message.contains("100"),
+            "{field}: length missing in {message}"
+        );
+        // The message repeats the start of the value, not all of it.
+        assert!(message.len() < 600, "{field}: {} bytes", message.len());
+    }
+}
+
+#[test]
+fn over_long_lists_are_rejected() {
+    let qids: Vec<String> = (1..=1001).map(|qid| qid.to_string()).collect();
+    let error = single_error(|r| r.vmdr_finding_result_qids = list(&qids.join(",")));
+    let message = error.to_string();
+
+    assert_eq!(error.field(), "vmdrFindingResultQids");
+    assert!(message.contains("1001 items"), "{message}");
+    assert!(message.contains("at most 1000 items"), "{message}");
+}
+
+#[test]
+fn password_with_line_break_is_rejected_unshown() {
+    for secret in ["first-line\nsecond-line", "tab\there", &"p".repeat(257)] {
+        let error = single_error(|r| r.qualys_password = Some(Secret::new(secret)));
+        let message = format!("{error} {error:?}");
+
+        assert_eq!(error.field(), "qualysPassword");
+        assert!(message.contains("value not shown"), "{message}");
+        assert!(message.contains("1 to 256 characters"), "{message}");
+        assert!(
+            !message.contains("second-line"),
+            "password shown: {message}"
+        );
+        assert!(!message.contains("tab"), "password shown: {message}");
+        assert!(!message.contains("ppp"), "password shown: {message}");
+    }
+}
+
+#[test]
+fn blank_password_is_missing() {
+    let error = single_error(|r| r.qualys_password = Some(Secret::new(" \t ")));
+
+    assert_eq!(
+        error,
+        ConfigError::Missing {
+            field: "qualysPassword",
+            env: "QUALYS_PASSWORD"
+        }
+    );
+}
+
+#[test]
+fn generic_environment_names_are_ignored() {
+    let env: HashMap<&str, &str> = [
+        ("ACCOUNT_NAME", "generic"),
+        ("DESCRIPTION", "generic"),
+        ("QUALYS_ACCOUNT_NAME", "Prod"),
+        ("QUALYS_DESCRIPTION", "EU platform"),
+    ]
+    .into_iter()
+    .collect();
+
+    let raw = RawConfig::from_env(|name| env.get(name).map(|v| (*v).to_owned()));
+
+    assert_eq!(raw.account_name.as_deref(), Some("Prod"));
+    assert_eq!(raw.description.as_deref(), Some("EU platform"));
+    assert_eq!(raw.set_fields(), vec!["accountName", "description"]);
 }

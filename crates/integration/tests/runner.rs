@@ -272,6 +272,32 @@ async fn bad_credentials_end_the_run_before_any_write() {
 }
 
 #[tokio::test]
+async fn expired_subscription_is_not_blamed_on_password() {
+    for code in ["EVALUATION_EXPIRED", "2001"] {
+        let mut source = subscription();
+        source.portal_error = Some(FakeError {
+            message: format!("Qualys code {code}: This account has expired."),
+            code: Some(code.to_owned()),
+        });
+        let mut sink = MemorySink::default();
+        let error = RunSetup::new(config(|_| {}))
+            .run(&source, &mut sink)
+            .await
+            .unwrap_err();
+        let message = error.to_string();
+
+        match &error {
+            RunError::SubscriptionExpired { code: found, .. } => assert_eq!(found, code),
+            other => panic!("expected an expired subscription, got {other:?}"),
+        }
+        assert!(message.contains("subscription"), "{message}");
+        assert!(message.contains("has expired"), "{message}");
+        assert!(message.contains("not at fault"), "{message}");
+        assert!(sink.objects.is_empty());
+    }
+}
+
+#[tokio::test]
 async fn sink_error_ends_the_run_with_the_step() {
     let source = subscription();
     let mut sink = MemorySink {

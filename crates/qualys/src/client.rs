@@ -703,10 +703,18 @@ fn transport_error(endpoint: Endpoint, error: &reqwest::Error) -> QualysError {
     } else {
         TransportKind::Other
     };
+    // The top-level message alone ("error sending request") hides the cause.
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
     QualysError::Transport {
         endpoint,
         kind,
-        message: error.to_string(),
+        message,
     }
 }
 
@@ -751,9 +759,37 @@ fn check_content_type(
     }))
 }
 
+/// Describes a failed body read with its causes. reqwest reports a connection
+/// cut in the middle of a body only as "error decoding response body", which
+/// reads like a data problem.
+fn body_read_error(error: reqwest::Error) -> io::Error {
+    let mut causes = Vec::new();
+    let mut undecodable = false;
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        if let Some(io_error) = cause.downcast_ref::<io::Error>() {
+            undecodable |= io_error.kind() == io::ErrorKind::InvalidData;
+        }
+        causes.push(cause.to_string());
+        source = cause.source();
+    }
+    let summary = if undecodable {
+        "the response body could not be decompressed"
+    } else {
+        "the connection was cut before the response body ended"
+    };
+    let mut message = format!("{summary} ({error}");
+    for cause in causes {
+        message.push_str(": ");
+        message.push_str(&cause);
+    }
+    message.push(')');
+    io::Error::new(io::ErrorKind::ConnectionAborted, message)
+}
+
 /// Wraps the response body as an `AsyncBufRead`; each chunk must arrive within `timeout`.
 fn body_reader(response: reqwest::Response, timeout: Option<Duration>) -> BodyReader {
-    let chunks = response.bytes_stream().map_err(io::Error::other);
+    let chunks = response.bytes_stream().map_err(body_read_error);
     let Some(timeout) = timeout else {
         let boxed: BodyStream = Box::pin(chunks);
         return StreamReader::new(boxed);

@@ -77,7 +77,7 @@ pub enum ParseError {
         message: String,
     },
     /// Reading the body failed (connection reset, timeout) before it ended.
-    #[error("body read failed: {message}")]
+    #[error("reading the response body failed: {message}")]
     Io {
         /// I/O error message.
         message: String,
@@ -145,7 +145,7 @@ pub enum QualysError {
         message: String,
     },
     /// Qualys returned an error body (any HTTP status, including 200).
-    #[error("{endpoint} failed with HTTP {status}: {body}")]
+    #[error("{endpoint} failed with HTTP {status}: {body}{}", expired_advice(body))]
     Api {
         /// Endpoint called.
         endpoint: Endpoint,
@@ -175,7 +175,7 @@ pub enum QualysError {
         content_type: String,
     },
     /// Connecting, sending or receiving failed.
-    #[error("{endpoint} request failed ({kind:?}): {message}")]
+    #[error("{endpoint} request {}: {message}", kind.describe())]
     Transport {
         /// Endpoint called.
         endpoint: Endpoint,
@@ -207,7 +207,7 @@ pub enum QualysError {
         endpoint: Endpoint,
     },
     /// A page failed after its retries; its records may be incomplete.
-    #[error("page of {} failed after {attempts} attempt(s) ({}): {source}", page.endpoint, page.describe())]
+    #[error("{source}; {} (page {})", describe_retries(*attempts), page.describe())]
     PageFailed {
         /// The page's request parameters.
         page: Box<PageRequest>,
@@ -218,7 +218,60 @@ pub enum QualysError {
     },
 }
 
+impl TransportKind {
+    /// Describes the failure after "request", as in "request timed out".
+    pub fn describe(self) -> &'static str {
+        match self {
+            TransportKind::Timeout => "timed out",
+            TransportKind::Connect => "failed because the connection could not be made or was cut",
+            TransportKind::Other => "failed",
+        }
+    }
+}
+
+/// Qualys codes that mean the subscription or trial expired: QPS
+/// `EVALUATION_EXPIRED` and VM API code 2001 ("This account has expired.").
+pub const EXPIRED_CODES: &[&str] = &["EVALUATION_EXPIRED", "2001"];
+
+/// True when `code` is one of [`EXPIRED_CODES`].
+pub fn is_expired_code(code: &str) -> bool {
+    EXPIRED_CODES.contains(&code.trim())
+}
+
+/// Note appended to an error body that reports an expired subscription,
+/// because a bare `EVALUATION_EXPIRED` or "account expired" is easily read
+/// as a wrong password.
+fn expired_advice(body: &ApiErrorBody) -> &'static str {
+    let mentions_expiry = body
+        .text
+        .as_deref()
+        .is_some_and(|text| text.to_ascii_lowercase().contains("expired"));
+    if body.code.as_deref().is_some_and(is_expired_code) && !mentions_expiry {
+        " (the subscription has expired)"
+    } else {
+        ""
+    }
+}
+
+/// Describes how often a failed page was retried.
+fn describe_retries(attempts: u32) -> String {
+    match attempts.saturating_sub(1) {
+        0 => "not retried".to_owned(),
+        1 => "retried once".to_owned(),
+        retries => format!("retried {retries} times"),
+    }
+}
+
 impl QualysError {
+    /// True when Qualys reports that the subscription or trial expired.
+    pub fn is_subscription_expired(&self) -> bool {
+        match self {
+            Self::Api { body, .. } => body.code.as_deref().is_some_and(is_expired_code),
+            Self::PageFailed { source, .. } => source.is_subscription_expired(),
+            _ => false,
+        }
+    }
+
     /// True when the error means the credentials were rejected or lack rights.
     pub fn is_authentication(&self) -> bool {
         match self {
@@ -302,5 +355,111 @@ impl PageRequest {
                 format!("{} body {}{ellipsis}", self.url, &body[..end])
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page_failed(attempts: u32, source: QualysError) -> QualysError {
+        QualysError::PageFailed {
+            page: Box::new(PageRequest {
+                endpoint: Endpoint::KnowledgeBase,
+                method: Method::PostForm,
+                url: "http://127.0.0.1:9/api/2.0/fo/knowledge_base/vuln/".to_owned(),
+                body: Some("action=list".to_owned()),
+            }),
+            attempts,
+            source: Box::new(source),
+        }
+    }
+
+    fn api(code: &str, text: &str) -> QualysError {
+        QualysError::Api {
+            endpoint: Endpoint::KnowledgeBase,
+            status: 200,
+            body: ApiErrorBody {
+                code: Some(code.to_owned()),
+                text: Some(text.to_owned()),
+                ..ApiErrorBody::default()
+            },
+            retry_after: None,
+        }
+    }
+
+    #[test]
+    fn cut_body_reports_retries() {
+        let cut = QualysError::Parse {
+            endpoint: Endpoint::KnowledgeBase,
+            source: ParseError::Io {
+                message: "the connection was cut before the response ended".to_owned(),
+            },
+        };
+
+        let message = page_failed(5, cut).to_string();
+
+        assert!(
+            message.contains("the connection was cut before the response ended"),
+            "{message}"
+        );
+        assert!(message.contains("retried 4 times"), "{message}");
+        assert!(message.contains("action=list"), "{message}");
+    }
+
+    #[test]
+    fn retry_count_wording() {
+        assert_eq!(describe_retries(1), "not retried");
+        assert_eq!(describe_retries(2), "retried once");
+        assert_eq!(describe_retries(20), "retried 19 times");
+        assert_eq!(describe_retries(0), "not retried");
+    }
+
+    #[test]
+    fn reset_before_headers_names_connection() {
+        let reset = QualysError::Transport {
+            endpoint: Endpoint::HostIds,
+            kind: TransportKind::Connect,
+            message: "connection reset by peer".to_owned(),
+        };
+
+        let message = page_failed(5, reset).to_string();
+
+        assert!(
+            message.contains("connection could not be made or was cut"),
+            "{message}"
+        );
+        assert!(message.contains("retried 4 times"), "{message}");
+    }
+
+    #[test]
+    fn expired_codes_name_expiry() {
+        for code in ["EVALUATION_EXPIRED", "2001"] {
+            let error = page_failed(1, api(code, "Evaluation period is over."));
+            let message = error.to_string();
+
+            assert!(error.is_subscription_expired(), "{code}");
+            assert!(
+                message.contains("(the subscription has expired)"),
+                "{message}"
+            );
+            assert!(message.contains("not retried"), "{message}");
+        }
+    }
+
+    #[test]
+    fn expiry_is_not_repeated() {
+        let message = api("2001", "This account has expired.").to_string();
+
+        assert_eq!(message.matches("expired").count(), 1, "{message}");
+    }
+
+    #[test]
+    fn wrong_password_is_not_expiry() {
+        let error = api("INVALID_CREDENTIALS", "bad password");
+
+        assert!(!error.is_subscription_expired());
+        assert!(!error.to_string().contains("expired"), "{error}");
+        assert!(error.is_authentication());
     }
 }

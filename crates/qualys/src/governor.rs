@@ -164,6 +164,24 @@ impl Governor {
         self.shared.changed.notify_waiters();
     }
 
+    /// Returns how long requests are held back by a wait Qualys requested (a
+    /// 409 code 1965, `X-RateLimit-ToWait-Sec`, a spent budget or a
+    /// concurrency cooldown), or `None` when a request may start now. A wait
+    /// for our own requests to finish has no known end and is not counted.
+    pub fn pending_wait(&self) -> Option<Duration> {
+        let now = Instant::now();
+        let state = self.shared.lock();
+        let blocked = state.blocked_until;
+        let budget_reset = state.budget_reset.filter(|_| state.budget == Some(0));
+        drop(state);
+        [blocked, budget_reset]
+            .into_iter()
+            .flatten()
+            .max()
+            .filter(|until| *until > now)
+            .map(|until| until - now)
+    }
+
     /// Current number of requests allowed in parallel (for tests and progress reports).
     pub fn slots(&self) -> u32 {
         self.shared.lock().slots
@@ -290,5 +308,61 @@ impl HeaderLimits {
             concurrency_limit: number(headers, "x-concurrency-limit-limit"),
             concurrency_running: number(headers, "x-concurrency-limit-running"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use reqwest::header::HeaderValue;
+
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn pending_wait_counts_down_rate_limit() {
+        let governor = Governor::new(GovernorConfig::default());
+        assert_eq!(governor.pending_wait(), None);
+
+        governor.observe_rate_limited(Duration::from_secs(600));
+        assert_eq!(governor.pending_wait(), Some(Duration::from_secs(600)));
+
+        tokio::time::advance(Duration::from_secs(590)).await;
+        assert_eq!(governor.pending_wait(), Some(Duration::from_secs(10)));
+
+        tokio::time::advance(Duration::from_secs(10)).await;
+        assert_eq!(governor.pending_wait(), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn pending_wait_counts_spent_budget_only() {
+        let governor = Governor::new(GovernorConfig::default());
+        let permit = governor.acquire().await;
+        let mut headers = HeaderMap::new();
+        headers.insert("x-ratelimit-remaining", HeaderValue::from_static("3"));
+        headers.insert("x-ratelimit-window-sec", HeaderValue::from_static("3600"));
+        governor.observe_headers(&headers);
+        drop(permit);
+        assert_eq!(
+            governor.pending_wait(),
+            None,
+            "calls are left in the window"
+        );
+
+        headers.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
+        governor.observe_headers(&headers);
+
+        assert_eq!(governor.pending_wait(), Some(Duration::from_secs(3600)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn pending_wait_counts_concurrency_cooldown() {
+        let governor = Governor::new(GovernorConfig {
+            concurrency_cooldown: Duration::from_millis(250),
+            ..GovernorConfig::default()
+        });
+
+        // No request of ours is running, so other clients hold the slots.
+        governor.observe_concurrency_limited(1);
+
+        assert_eq!(governor.pending_wait(), Some(Duration::from_millis(250)));
     }
 }

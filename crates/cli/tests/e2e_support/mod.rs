@@ -4,10 +4,12 @@
 #![allow(dead_code, reason = "each end-to-end suite uses a different subset")]
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use qgraph_cli::instances::{CheckOptions, add_instance};
-use qgraph_cli::sync::{SyncError, SyncRequest, SyncSummary, sync_instance};
+use qgraph_cli::sync::{ClientOverrides, SyncError, SyncRequest, SyncSummary, sync_instance};
 use qgraph_integration::{NoProgress, RawConfig};
+use qgraph_qualys::RetryPolicy;
 use qgraph_qualys_sim::{GeneratedConfig, RunningSimulator, SimConfig, Simulator};
 use qgraph_store::{GraphStore, InstanceId, SqliteStore};
 
@@ -213,16 +215,28 @@ pub fn line_diff(expected: &str, actual: &str) -> String {
     out
 }
 
-/// Syncs `name` with the clock at `now_ms`.
+/// Client timings of the end-to-end suites: retries after milliseconds
+/// instead of seconds and a 200 ms concurrency cooldown. Waits that the
+/// simulator requests (`SECONDS_TO_WAIT`) are still honoured in full.
+pub fn fast_client() -> ClientOverrides {
+    ClientOverrides {
+        retry: Some(RetryPolicy {
+            initial_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(100),
+            ..RetryPolicy::default()
+        }),
+        concurrency_cooldown: Some(Duration::from_millis(200)),
+    }
+}
+
+/// Syncs `name` with the clock at `now_ms` and the [`fast_client`] timings.
 pub async fn sync_at(
     store: &SqliteStore,
     name: &str,
     now_ms: i64,
 ) -> Result<SyncSummary, SyncError> {
-    let request = SyncRequest {
-        now_ms,
-        observer: &NoProgress,
-    };
+    let mut request = SyncRequest::new(now_ms, &NoProgress);
+    request.client = fast_client();
     sync_instance(store, name, &request).await
 }
 

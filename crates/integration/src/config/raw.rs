@@ -142,13 +142,13 @@ const fn field(
 pub const FIELDS: &[FieldInfo] = &[
     field(
         "accountName",
-        "ACCOUNT_NAME",
+        "QUALYS_ACCOUNT_NAME",
         None,
         "instance name, required",
     ),
     field(
         "description",
-        "DESCRIPTION",
+        "QUALYS_DESCRIPTION",
         None,
         "free text describing the instance",
     ),
@@ -247,8 +247,10 @@ impl RawConfig {
         let scalar = |env: &str| text(env).map(ScalarInput::Text);
         let list = |env: &str| text(env).map(ListInput::Text);
         RawConfig {
-            account_name: text("ACCOUNT_NAME"),
-            description: text("DESCRIPTION"),
+            // Prefixed because `ACCOUNT_NAME` and `DESCRIPTION` are generic
+            // names that other tools set for their own purposes.
+            account_name: text("QUALYS_ACCOUNT_NAME"),
+            description: text("QUALYS_DESCRIPTION"),
             polling_interval: text("POLLING_INTERVAL"),
             tag_with_account_name: scalar("TAG_WITH_ACCOUNT_NAME"),
             qualys_username: text("QUALYS_USERNAME"),
@@ -264,6 +266,34 @@ impl RawConfig {
             web_app_scan_application_id_filter: list("WEB_APP_SCAN_APPLICATION_ID_FILTER"),
             findings_retention_days: scalar("FINDINGS_RETENTION_DAYS"),
         }
+    }
+
+    /// Returns the camelCase names of the fields set here, in [`FIELDS`] order.
+    pub fn set_fields(&self) -> Vec<&'static str> {
+        let set = [
+            self.account_name.is_some(),
+            self.description.is_some(),
+            self.polling_interval.is_some(),
+            self.tag_with_account_name.is_some(),
+            self.qualys_username.is_some(),
+            self.qualys_password.is_some(),
+            self.qualys_api_url.is_some(),
+            self.min_scanned_since_days.is_some(),
+            self.min_findings_since_days.is_some(),
+            self.vmdr_finding_severities.is_some(),
+            self.vmdr_finding_types.is_some(),
+            self.vmdr_finding_result_qids.is_some(),
+            self.include_only_detection_tags.is_some(),
+            self.ingest_web_app_scans.is_some(),
+            self.web_app_scan_application_id_filter.is_some(),
+            self.findings_retention_days.is_some(),
+        ];
+        FIELDS
+            .iter()
+            .zip(set)
+            .filter(|(_, is_set)| *is_set)
+            .map(|(field, _)| field.name)
+            .collect()
     }
 
     /// Fills each field that is unset here from `fallback`. With

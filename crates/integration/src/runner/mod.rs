@@ -69,6 +69,10 @@ pub trait RunObserver: Sync {
     fn progress(&self, _step_id: &str, _objects: u64) {}
     /// Called with each step's result.
     fn step_finished(&self, _result: &StepResult) {}
+    /// Called at intervals while a wait that Qualys requested (rate or
+    /// concurrency limit) delays every request, with the time left. The
+    /// last call of a wait passes zero.
+    fn qualys_wait(&self, _remaining: std::time::Duration) {}
 }
 
 /// An observer that ignores every event.
@@ -122,12 +126,45 @@ pub enum RunError<E: std::error::Error + 'static> {
         code: Option<String>,
     },
 
+    #[error(
+        "the Qualys subscription at {api_url} has expired: renew it with Qualys; the user name and password are not at fault ({message})"
+    )]
+    SubscriptionExpired {
+        api_url: String,
+        message: String,
+        /// The Qualys error code: `EVALUATION_EXPIRED` or `2001`.
+        code: String,
+    },
+
     #[error("writing the graph objects of step {step} failed: {source}")]
     Sink {
         step: String,
         #[source]
         source: E,
     },
+}
+
+/// Maps a failed credential check to the error that names its cause.
+fn verification_error<E: SourceError, K: std::error::Error + 'static>(
+    config: &Config,
+    error: &E,
+) -> RunError<K> {
+    let api_url = config.api_url.as_string();
+    let message = error.to_string();
+    match error.code() {
+        Some(code) if qgraph_qualys::error::is_expired_code(&code) => {
+            RunError::SubscriptionExpired {
+                api_url,
+                message,
+                code,
+            }
+        }
+        code => RunError::Verification {
+            api_url,
+            message,
+            code,
+        },
+    }
 }
 
 /// Data the steps pass on to later steps.
@@ -167,11 +204,7 @@ pub async fn run_sync<S: QualysSource, K: GraphSink>(
     let portal = source
         .portal_version()
         .await
-        .map_err(|error| RunError::Verification {
-            api_url: input.config.api_url.as_string(),
-            message: error.to_string(),
-            code: error.code(),
-        })?;
+        .map_err(|error| verification_error(input.config, &error))?;
 
     let windows = RunWindows::compute(input.config, input.now_ms, |set| {
         input.last_windows.get(&set).cloned()
