@@ -139,3 +139,27 @@ fn zero_page_size_is_rejected() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("--page-size"), "{stderr}");
 }
+
+#[test]
+fn query_limit_is_not_a_page() {
+    let db = fixture_db("limit");
+    // The fixture has three hosts: the query's own LIMIT ends the result.
+    let limited = qgraph(&db, &["FIND Host LIMIT 1"], None);
+    assert!(
+        limited.status.success(),
+        "{}",
+        String::from_utf8_lossy(&limited.stderr)
+    );
+    let text = stdout(&limited);
+    assert!(text.contains("(1 row)\n"), "{text}");
+    assert!(!text.contains("more rows follow"), "{text}");
+
+    // A page that the page size cut does have a next page.
+    let paged = qgraph(&db, &["FIND Host", "--page-size", "1"], None);
+    let text = stdout(&paged);
+    assert!(text.contains("(1 row)\n"), "{text}");
+    assert!(
+        text.contains("more rows follow: run again with --cursor 1"),
+        "{text}"
+    );
+}

@@ -70,6 +70,19 @@ pub enum QueryError {
         line: usize,
         column: usize,
     },
+    /// A query is larger than one SQL statement of the store can run.
+    #[error(
+        "line {line}, column {column}: {what} has {found} {unit}, more than the limit of {limit}; {advice}"
+    )]
+    TooLarge {
+        what: &'static str,
+        unit: &'static str,
+        found: usize,
+        limit: usize,
+        advice: &'static str,
+        line: usize,
+        column: usize,
+    },
     /// A `${ param.name }` value was used without a value for it.
     #[error("parameter `{name}` has no value")]
     UnboundParameter { name: String },

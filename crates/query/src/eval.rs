@@ -5,15 +5,15 @@ use std::collections::{BTreeMap, HashMap};
 use qgraph_model::{Properties, Value};
 use qgraph_store::StoreError;
 use qgraph_store::plan::{
-    GraphPlan, PathRow, PlanExecutor, PlanObject, PlanOutput, PlanResult, PropertyRef, Slot,
-    SortKey,
+    PathRow, PlanExecutor, PlanObject, PlanOutput, PlanResult, PropertyRef, Slot, SortKey,
 };
 
 use crate::ast::{Expr, Func, OrderKey, Query, Return};
 use crate::check::{Aliases, Binding};
 use crate::error::QueryError;
 use crate::planner::{Traversal, lower_traversal};
-use crate::rows::{RowContext, TableBuilder};
+use crate::pushdown::{count_pushdown, grouped_count_pushdown};
+use crate::rows::{RowContext, Table, TableBuilder};
 use crate::values::LiteralContext;
 
 /// Rows per page when the query has no LIMIT.
@@ -123,10 +123,14 @@ fn page(query: &Query, options: &QueryOptions) -> (u64, u64) {
     (skip, limit)
 }
 
-/// Returns the cursor of the next page, or `None` on the last page. `LIMIT 0`
-/// has no next page, since a cursor that does not move would repeat forever.
-fn next_cursor(options: &QueryOptions, limit: u64, fetched: usize) -> Option<u64> {
-    (limit > 0 && fetched as u64 > limit).then(|| options.cursor.saturating_add(limit))
+/// Returns the cursor of the next page, or `None` on the last page.
+///
+/// A query with its own LIMIT returns its rows in one page, so the rows past that
+/// limit are not a next page. `LIMIT 0` has no next page either, since a cursor that
+/// does not move would repeat forever.
+fn next_cursor(query: &Query, options: &QueryOptions, limit: u64, fetched: usize) -> Option<u64> {
+    let more = query.limit.is_none() && limit > 0 && fetched as u64 > limit;
+    more.then(|| options.cursor.saturating_add(limit))
 }
 
 fn sort_key(query: &Query, aliases: &Aliases) -> Option<SortKey> {
@@ -162,7 +166,7 @@ fn run_list<E: PlanExecutor>(
         plan.skip = skip;
         plan.limit = Some(limit.saturating_add(1));
         let ids = path_ids(store.execute_plan(&plan)?, |row| row.entities.clone());
-        let cursor = next_cursor(options, limit, ids.len());
+        let cursor = next_cursor(query, options, limit, ids.len());
         let ids: Vec<i64> = ids.into_iter().take(limit_usize(limit)).collect();
         let entities = load_in_order(store, &ids, Kind::Entity)?;
         return Ok(QueryResult::List {
@@ -191,7 +195,7 @@ fn run_list<E: PlanExecutor>(
         .skip(limit_usize(skip))
         .take(limit_usize(limit).saturating_add(1))
         .collect();
-    let cursor = next_cursor(options, limit, window.len());
+    let cursor = next_cursor(query, options, limit, window.len());
     let window: Vec<i64> = window.into_iter().take(limit_usize(limit)).collect();
     Ok(QueryResult::List {
         entities: load_in_order(store, &window, Kind::Entity)?,
@@ -257,6 +261,19 @@ fn run_table<E: PlanExecutor>(
     if let Some(result) = count_pushdown(store, query, aliases, traversal, items)? {
         return Ok(result);
     }
+    if let Some(mut table) = grouped_count_pushdown(store, query, aliases, traversal, items)? {
+        if let Some(order) = &query.order_by {
+            let objects = LoadedObjects::default();
+            let row_context = RowContext {
+                aliases,
+                objects: &objects,
+                context,
+            };
+            // The pushdown runs only when ORDER BY names a column, so no path is read.
+            table.sort(order, &row_context, &[]);
+        }
+        return Ok(finish_table(table, query, page(query, options), options));
+    }
 
     let has_aggregate = items.iter().any(|item| contains_aggregate(&item.expr));
     let (skip, limit) = page(query, options);
@@ -282,19 +299,26 @@ fn run_table<E: PlanExecutor>(
         context,
     };
     let mut table = TableBuilder::new(items, &row_context).build(&rows)?;
+    if store_pages {
+        // The store already sorted and paged; UNIQUE is off whenever it does.
+        return Ok(finish_table(table, query, (0, limit), options));
+    }
+    if let Some(order) = &query.order_by {
+        table.sort(order, &row_context, &rows);
+    }
+    Ok(finish_table(table, query, (skip, limit), options))
+}
+
+/// Applies UNIQUE and the page to a sorted table.
+fn finish_table(
+    mut table: Table,
+    query: &Query,
+    (skip, limit): (u64, u64),
+    options: &QueryOptions,
+) -> QueryResult {
     if query.unique {
         table.dedupe();
     }
-    if let Some(order) = &query.order_by
-        && !store_pages
-    {
-        table.sort(order, &row_context, &rows);
-    }
-    let (skip, limit) = if store_pages {
-        (0, limit)
-    } else {
-        (skip, limit)
-    };
     let total = table.rows.len();
     let rows: Vec<Vec<Value>> = table
         .rows
@@ -304,57 +328,11 @@ fn run_table<E: PlanExecutor>(
         .take(limit_usize(limit))
         .collect();
     let remaining = total.saturating_sub(limit_usize(skip));
-    Ok(QueryResult::Table {
+    QueryResult::Table {
         columns: table.columns,
         rows,
-        next_cursor: next_cursor(options, limit, remaining),
-    })
-}
-
-/// Runs `RETURN count(alias)` or `RETURN count(alias.prop)` as one counting statement.
-fn count_pushdown<E: PlanExecutor>(
-    store: &E,
-    query: &Query,
-    aliases: &Aliases,
-    traversal: &Traversal,
-    items: &[crate::ast::ReturnItem],
-) -> Result<Option<QueryResult>, RunError> {
-    let [item] = items else {
-        return Ok(None);
-    };
-    let Expr::Call {
-        func: Func::Count,
-        args,
-        ..
-    } = &item.expr
-    else {
-        return Ok(None);
-    };
-    let (alias, property) = match args.as_slice() {
-        [Expr::Alias(alias)] => (alias, None),
-        [Expr::Prop(prop)] => match &prop.alias {
-            Some(alias) => (alias, Some(prop.name.clone())),
-            None => return Ok(None),
-        },
-        _ => return Ok(None),
-    };
-    let Some(Binding::Entity(node)) = aliases.resolve(&alias.name) else {
-        return Ok(None);
-    };
-    if !traversal.optional_nodes.is_empty() || query.skip.unwrap_or(0) > 0 {
-        return Ok(None);
+        next_cursor: next_cursor(query, options, limit, remaining),
     }
-    let plan: GraphPlan = traversal.plan(PlanOutput::CountDistinct { node, property });
-    let count = match store.execute_plan(&plan)? {
-        PlanResult::Count(n) => n,
-        PlanResult::Paths(rows) => rows.len() as u64,
-    };
-    let column = item.alias.clone().unwrap_or_else(|| item.expr.to_string());
-    Ok(Some(QueryResult::Table {
-        columns: vec![column],
-        rows: vec![vec![Value::from_u64(count)]],
-        next_cursor: None,
-    }))
 }
 
 pub(crate) fn contains_aggregate(expr: &Expr) -> bool {
@@ -373,7 +351,7 @@ fn limit_usize(n: u64) -> usize {
 fn paths(result: PlanResult) -> Vec<PathRow> {
     match result {
         PlanResult::Paths(rows) => rows,
-        PlanResult::Count(_) => Vec::new(),
+        PlanResult::Count(_) | PlanResult::Groups(_) => Vec::new(),
     }
 }
 
@@ -422,6 +400,7 @@ fn load_map<E: PlanExecutor>(
 }
 
 /// Entities and relationships of all paths, by id.
+#[derive(Default)]
 pub(crate) struct LoadedObjects {
     pub(crate) entities: HashMap<i64, PlanObject>,
     pub(crate) relationships: HashMap<i64, PlanObject>,
@@ -505,19 +484,34 @@ fn load_objects<E: PlanExecutor>(
 
 #[cfg(test)]
 mod paging_tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
     use super::{QueryOptions, next_cursor};
+
+    fn query(text: &str) -> crate::ast::Query {
+        crate::parse(text).unwrap()
+    }
 
     #[test]
     fn next_cursor_moves_forward() {
+        let query = query("FIND Host");
         let mut options = QueryOptions::at(0);
         options.cursor = 250;
-        assert_eq!(next_cursor(&options, 250, 251), Some(500));
-        assert_eq!(next_cursor(&options, 250, 250), None);
+        assert_eq!(next_cursor(&query, &options, 250, 251), Some(500));
+        assert_eq!(next_cursor(&query, &options, 250, 250), None);
     }
 
     #[test]
     fn limit_zero_has_no_next_page() {
+        let query = query("FIND Host");
         let options = QueryOptions::at(0);
-        assert_eq!(next_cursor(&options, 0, 1), None);
+        assert_eq!(next_cursor(&query, &options, 0, 1), None);
+    }
+
+    #[test]
+    fn query_limit_has_no_next_page() {
+        let query = query("FIND Host LIMIT 5");
+        let options = QueryOptions::at(0);
+        assert_eq!(next_cursor(&query, &options, 5, 6), None);
     }
 }

@@ -221,7 +221,8 @@ pub fn to_table(result: &QueryResult) -> String {
         write_table_line(&mut out, row, &widths);
     }
 
-    let _ = writeln!(out, "({} rows)", rows.len());
+    let noun = if rows.len() == 1 { "row" } else { "rows" };
+    let _ = writeln!(out, "({} {noun})", rows.len());
     if let QueryResult::List {
         next_cursor: Some(cursor),
         ..

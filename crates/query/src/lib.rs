@@ -10,6 +10,7 @@ mod lexer;
 mod parser;
 mod planner;
 mod print;
+mod pushdown;
 mod rows;
 mod span;
 pub mod values;

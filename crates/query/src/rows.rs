@@ -247,6 +247,19 @@ impl<'a> TableBuilder<'a> {
             return Ok(vec![(row, 0)]);
         }
 
+        // Each aggregate column groups paths by its own keys; the paths of every group are
+        // collected in one pass, so the cost stays linear in the number of paths.
+        let memberships: Vec<Option<Membership>> = columns
+            .iter()
+            .map(|column| match column {
+                Column::Expr(expr) if contains_aggregate(expr) => {
+                    let grouping = self.grouping_keys(expr, columns, &keys);
+                    Some(Membership::collect(grouping, &key_values))
+                }
+                _ => None,
+            })
+            .collect();
+
         let mut rows = Vec::with_capacity(groups.len());
         for first in groups {
             let mut row = Vec::with_capacity(columns.len());
@@ -259,16 +272,12 @@ impl<'a> TableBuilder<'a> {
                     row.push(Value::Null);
                     continue;
                 };
-                let grouping = self.grouping_keys(expr, columns, &keys);
-                let members: Vec<&PathRow> = paths
+                let members: Vec<&PathRow> = memberships[c]
+                    .as_ref()
+                    .map(|m| m.members_of(first, &key_values))
+                    .unwrap_or_default()
                     .iter()
-                    .enumerate()
-                    .filter(|(i, _)| {
-                        grouping
-                            .iter()
-                            .all(|g| key_values[*i][*g] == key_values[first][*g])
-                    })
-                    .map(|(_, p)| p)
+                    .filter_map(|i| paths.get(*i))
                     .collect();
                 row.push(self.eval(expr, &paths[first], &members));
             }
@@ -305,6 +314,41 @@ impl<'a> TableBuilder<'a> {
         (0..keys.len())
             .filter(|i| distances[*i] == Some(closest))
             .collect()
+    }
+}
+
+/// The paths of each group of one aggregate column, by the signature of its grouping keys.
+struct Membership {
+    grouping: Vec<usize>,
+    groups: HashMap<String, Vec<usize>>,
+}
+
+impl Membership {
+    fn collect(grouping: Vec<usize>, key_values: &[Vec<Value>]) -> Self {
+        let mut groups: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, values) in key_values.iter().enumerate() {
+            groups
+                .entry(Self::signature_of(&grouping, values))
+                .or_default()
+                .push(i);
+        }
+        Membership { grouping, groups }
+    }
+
+    /// Returns the indexes of the paths in the same group as path `first`.
+    fn members_of(&self, first: usize, key_values: &[Vec<Value>]) -> &[usize] {
+        key_values
+            .get(first)
+            .and_then(|values| self.groups.get(&Self::signature_of(&self.grouping, values)))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    fn signature_of(grouping: &[usize], values: &[Value]) -> String {
+        let selected: Vec<Value> = grouping
+            .iter()
+            .filter_map(|g| values.get(*g).cloned())
+            .collect();
+        signature(&selected)
     }
 }
 

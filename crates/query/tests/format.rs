@@ -50,6 +50,21 @@ fn table_clips_long_cells_and_mentions_cursor() {
     let line = text.lines().nth(2).unwrap();
     assert!(line.chars().count() < 80, "{line}");
     assert!(line.contains('…'));
-    assert!(text.contains("(1 rows)"));
+    assert!(text.contains("(1 row)\n"), "{text}");
     assert!(text.contains("--cursor 250"));
+}
+
+#[test]
+fn table_counts_rows_in_plural() {
+    let none = to_table(&table(Vec::new(), None));
+    assert!(none.contains("(0 rows)\n"), "{none}");
+    assert!(!none.contains("more rows follow"), "{none}");
+    let two = to_table(&table(
+        vec![
+            vec![Value::from("a"), Value::Int(1)],
+            vec![Value::from("b"), Value::Int(2)],
+        ],
+        None,
+    ));
+    assert!(two.contains("(2 rows)\n"), "{two}");
 }

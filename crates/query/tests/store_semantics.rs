@@ -357,3 +357,40 @@ fn self_relationship_is_one_path() {
     );
     assert_eq!(keys(&store, "FIND Thing THAT !HAS >> Thing"), ["b"]);
 }
+
+#[test]
+fn query_limit_returns_no_cursor() {
+    let entities: Vec<Entity> = (0..10)
+        .map(|i| thing(&format!("t{i:04}"), Some(Value::Int(i))))
+        .collect();
+    let store = store_with(entities);
+    let options = QueryOptions::at(common::NOW);
+
+    let QueryResult::List {
+        entities,
+        next_cursor,
+    } = run_query(&store, "FIND thing LIMIT 5", &options).unwrap()
+    else {
+        panic!("not a list");
+    };
+    assert_eq!(entities.len(), 5);
+    assert_eq!(next_cursor, None);
+
+    let QueryResult::Table {
+        rows, next_cursor, ..
+    } = run_query(&store, "FIND thing AS t RETURN t.p ORDER BY t.p LIMIT 5", &options).unwrap()
+    else {
+        panic!("not a table");
+    };
+    assert_eq!(rows.len(), 5);
+    assert_eq!(next_cursor, None);
+
+    let mut small_pages = options.clone();
+    small_pages.page_size = 5;
+    let QueryResult::List { next_cursor, .. } =
+        run_query(&store, "FIND thing", &small_pages).unwrap()
+    else {
+        panic!("not a list");
+    };
+    assert_eq!(next_cursor, Some(5));
+}

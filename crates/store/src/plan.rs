@@ -6,7 +6,7 @@
 //! filters and traversals run in the database. The query engine builds plans
 //! and shapes their rows; the store never parses J1QL.
 
-use qgraph_model::Properties;
+use qgraph_model::{Properties, Value};
 
 use crate::error::StoreError;
 
@@ -165,6 +165,34 @@ pub enum PlanOutput {
         node: usize,
         property: Option<String>,
     },
+    /// One row per distinct tuple of `keys` values, with one distinct count per entry of
+    /// `counts` over the paths of that tuple (J1QL `RETURN a.x, count(b)`).
+    ///
+    /// Rows come in the order of the lowest node-0 entity id among their paths, which is
+    /// the order in which a scan of [`PlanOutput::Paths`] first meets each tuple. `order`,
+    /// `skip` and `limit` are ignored.
+    GroupedCounts {
+        keys: Vec<PropertyRef>,
+        counts: Vec<CountTarget>,
+    },
+}
+
+/// What a grouped count counts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CountTarget {
+    /// The distinct entities bound to a node slot.
+    Entities(usize),
+    /// The distinct non-null values of a property; values of different JSON types differ.
+    Values(PropertyRef),
+}
+
+/// One row of a [`PlanOutput::GroupedCounts`] plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupRow {
+    /// Values of the keys; an absent property is [`Value::Null`].
+    pub keys: Vec<Value>,
+    /// One count per [`CountTarget`].
+    pub counts: Vec<u64>,
 }
 
 /// A sort key: a property and its direction.
@@ -186,6 +214,7 @@ pub struct PathRow {
 pub enum PlanResult {
     Paths(Vec<PathRow>),
     Count(u64),
+    Groups(Vec<GroupRow>),
 }
 
 /// A stored entity or relationship as the query engine reads it: its row id

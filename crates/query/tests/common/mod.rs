@@ -139,14 +139,22 @@ pub fn fixture_store() -> qgraph_store::SqliteStore {
 
 /// Loads `graph.json` into `store` through one sync run of a new Qualys instance.
 pub fn load_fixture(store: qgraph_store::SqliteStore) -> qgraph_store::SqliteStore {
+    load_graph(store, serde_json::from_str(&read("graph.json")).unwrap())
+}
+
+/// Loads a graph in the shape of `graph.json` into `store` through one sync run of a new
+/// Qualys instance.
+pub fn load_graph(
+    store: qgraph_store::SqliteStore,
+    graph: serde_json::Value,
+) -> qgraph_store::SqliteStore {
     use qgraph_model::{
         DeclaredType, Entity, GraphObject, GraphSink, Relationship, RelationshipClass,
         StepDeclaration, StepResult, StepStatus,
     };
     use qgraph_store::{GraphStore, InstanceKind, NewInstance, SyncOptions, SyncRun};
 
-    let graph: serde_json::Value =
-        resolve_times(serde_json::from_str(&read("graph.json")).unwrap());
+    let graph = resolve_times(graph);
     let entities: Vec<Entity> = serde_json::from_value(graph["entities"].clone()).unwrap();
     let type_of = |key: &str| {
         entities

@@ -44,12 +44,20 @@ pub(crate) fn apply(
         delete_missing_entities(tx, ctx, report)
     })?;
 
+    let mut resolved = String::new();
+    timed("resolve relationships", || {
+        let (table, dangling) = resolve_relationships(tx, ctx)?;
+        report.dangling_relationships += dangling;
+        resolved = table;
+        Ok(())
+    })?;
     timed("update relationships", || {
-        update_relationships(tx, ctx, report)
+        update_relationships(tx, ctx, &resolved, report)
     })?;
     timed("create relationships", || {
-        create_relationships(tx, ctx, report)
+        create_relationships(tx, ctx, &resolved, report)
     })?;
+    tx.execute(&format!("DROP TABLE temp.{resolved}"), [])?;
     timed("delete relationships", || {
         delete_missing_relationships(tx, ctx, report)
     })?;
@@ -248,30 +256,50 @@ fn delete_missing_entities(
     Ok(())
 }
 
-/// The staged relationships whose both endpoints are entities of the instance.
-fn resolved_relationships(stage: &str) -> String {
-    format!(
-        "SELECT r.relationship_key, r.relationship_type, r.class, f.id AS from_id, t.id AS to_id, \
-             r.display_name, r.properties, r.step_id \
-         FROM temp.{stage} r \
-         JOIN entities f ON f.instance_id = ?1 AND f.entity_key = r.from_key \
-         JOIN entities t ON t.instance_id = ?1 AND t.entity_key = r.to_key"
-    )
+/// Resolves the staged relationships whose both endpoints are entities of
+/// the instance into a temporary table, once, for the update and create
+/// phases. Returns the name of the table and the number of staged
+/// relationships left out because an endpoint is missing.
+fn resolve_relationships(
+    tx: &Transaction<'_>,
+    ctx: &Context<'_>,
+) -> Result<(String, u64), StoreError> {
+    let stage = &ctx.stage.relationships;
+    let resolved = format!("{stage}_resolved");
+    tx.execute(&format!("DROP TABLE IF EXISTS temp.{resolved}"), [])?;
+    tx.execute(
+        &format!(
+            "CREATE TEMP TABLE {resolved} AS \
+             SELECT r.relationship_key, r.relationship_type, r.class, f.id AS from_id, \
+                 t.id AS to_id, r.display_name, r.properties, r.step_id \
+             FROM temp.{stage} r \
+             JOIN entities f ON f.instance_id = ?1 AND f.entity_key = r.from_key \
+             JOIN entities t ON t.instance_id = ?1 AND t.entity_key = r.to_key"
+        ),
+        params![ctx.instance.0],
+    )?;
+    let count_of = |table: &str| -> Result<i64, StoreError> {
+        Ok(tx.query_row(&format!("SELECT count(*) FROM temp.{table}"), [], |row| {
+            row.get(0)
+        })?)
+    };
+    let dangling = count_of(stage)?.saturating_sub(count_of(&resolved)?);
+    Ok((resolved, u64::try_from(dangling).unwrap_or(0)))
 }
 
 fn update_relationships(
     tx: &Transaction<'_>,
     ctx: &Context<'_>,
+    resolved: &str,
     report: &mut SyncReport,
 ) -> Result<(), StoreError> {
-    let resolved = resolved_relationships(&ctx.stage.relationships);
     let updated = tx.execute(
         &format!(
             "UPDATE relationships SET relationship_type = u.relationship_type, class = u.class, \
                  from_id = u.from_id, to_id = u.to_id, display_name = u.display_name, \
                  properties = u.properties, step_id = u.step_id, updated_on = ?2, \
                  version = relationships.version + 1 \
-             FROM ({resolved}) AS u \
+             FROM temp.{resolved} AS u \
              WHERE relationships.instance_id = ?1 AND relationships.relationship_key = u.relationship_key \
                AND relationships.mapping_id IS NULL AND relationships.rule_id IS NULL \
                AND (relationships.relationship_type IS NOT u.relationship_type \
@@ -289,34 +317,23 @@ fn update_relationships(
 fn create_relationships(
     tx: &Transaction<'_>,
     ctx: &Context<'_>,
+    resolved: &str,
     report: &mut SyncReport,
 ) -> Result<(), StoreError> {
-    let stage = &ctx.stage.relationships;
-    let resolved = resolved_relationships(stage);
+    // ON CONFLICT skips the keys already stored with one probe of the
+    // unique index, where NOT EXISTS took a second one.
     let created = tx.execute(
         &format!(
             "INSERT INTO relationships (instance_id, relationship_key, relationship_type, class, \
                  from_id, to_id, display_name, properties, source, step_id, created_on, updated_on, version) \
              SELECT ?1, u.relationship_key, u.relationship_type, u.class, u.from_id, u.to_id, \
                  u.display_name, u.properties, ?3, u.step_id, ?2, ?2, 1 \
-             FROM ({resolved}) AS u \
-             WHERE NOT EXISTS (SELECT 1 FROM relationships x \
-                               WHERE x.instance_id = ?1 AND x.relationship_key = u.relationship_key)"
+             FROM temp.{resolved} AS u WHERE true \
+             ON CONFLICT (instance_id, relationship_key) DO NOTHING"
         ),
         params![ctx.instance.0, ctx.now_ms, ctx.source],
     )?;
     report.relationships_created += count(created);
-
-    let dangling: i64 = tx.query_row(
-        &format!(
-            "SELECT count(*) FROM temp.{stage} r \
-             WHERE NOT EXISTS (SELECT 1 FROM entities f WHERE f.instance_id = ?1 AND f.entity_key = r.from_key) \
-                OR NOT EXISTS (SELECT 1 FROM entities t WHERE t.instance_id = ?1 AND t.entity_key = r.to_key)"
-        ),
-        params![ctx.instance.0],
-        |row| row.get(0),
-    )?;
-    report.dangling_relationships += u64::try_from(dangling).unwrap_or(0);
     Ok(())
 }
 

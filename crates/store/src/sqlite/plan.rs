@@ -14,10 +14,12 @@ use rusqlite::{Connection, params_from_iter};
 
 use crate::error::StoreError;
 use crate::plan::{
-    CompareOp, EntitySelector, GraphPlan, HopDirection, HopMode, PathRow, PlanExecutor, PlanObject,
-    PlanOutput, PlanResult, PlanValue, Predicate, PropertyRef, Slot,
+    CompareOp, CountTarget, EntitySelector, GraphPlan, GroupRow, HopDirection, HopMode, PathRow,
+    PlanExecutor, PlanObject, PlanOutput, PlanResult, PlanValue, Predicate, PropertyRef, Slot,
 };
 use crate::sqlite::SqliteStore;
+
+mod chain;
 
 /// Properties that the schema indexes by expression. The data model types
 /// them as scalars, so their comparisons skip the array branch, which would
@@ -49,6 +51,9 @@ impl PlanExecutor for SqliteStore {
                 None => 0,
             };
             return Ok(PlanResult::Count(u64::try_from(count).unwrap_or(0)));
+        }
+        if let PlanOutput::GroupedCounts { keys, counts } = &plan.output {
+            return read_groups(&mut rows, keys.len(), counts.len()).map(PlanResult::Groups);
         }
         let (entity_slots, relationship_slots) = match plan.output {
             PlanOutput::DistinctEntities(_) => (1, 0),
@@ -128,6 +133,56 @@ impl PlanExecutor for SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// Returns the SQL statement that runs `plan` and SQLite's `EXPLAIN QUERY PLAN` lines
+    /// for it, one per step, indented by depth; for diagnosing slow queries.
+    pub fn explain_plan(&self, plan: &GraphPlan) -> Result<(String, Vec<String>), StoreError> {
+        let (sql, params) = plan_sql(plan);
+        let conn = self.conn();
+        register_regexp(&conn)?;
+        let mut statement = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+        let mut rows = statement.query(params_from_iter(params.iter()))?;
+        let mut depth_of = std::collections::HashMap::new();
+        let mut lines = Vec::new();
+        while let Some(row) = rows.next()? {
+            let id: i64 = row.get(0)?;
+            let parent: i64 = row.get(1)?;
+            let detail: String = row.get(3)?;
+            let depth = depth_of.get(&parent).map_or(0, |d| d + 1);
+            depth_of.insert(id, depth);
+            lines.push(format!("{}{detail}", "  ".repeat(depth)));
+        }
+        Ok((sql, lines))
+    }
+}
+
+/// Reads grouped-count rows: the keys as JSON texts, then the counts.
+fn read_groups(
+    rows: &mut rusqlite::Rows<'_>,
+    keys: usize,
+    counts: usize,
+) -> Result<Vec<GroupRow>, StoreError> {
+    let mut groups = Vec::new();
+    while let Some(row) = rows.next()? {
+        let mut group = GroupRow {
+            keys: Vec::with_capacity(keys),
+            counts: Vec::with_capacity(counts),
+        };
+        for i in 0..keys {
+            let text: String = row.get(i)?;
+            group
+                .keys
+                .push(parse_properties_value(&text, "grouping key")?);
+        }
+        for i in 0..counts {
+            let count: i64 = row.get(keys + i)?;
+            group.counts.push(u64::try_from(count).unwrap_or(0));
+        }
+        groups.push(group);
+    }
+    Ok(groups)
+}
+
 fn ids_json(ids: &[i64]) -> String {
     let mut text = String::with_capacity(ids.len() * 8 + 2);
     text.push('[');
@@ -205,7 +260,10 @@ pub(crate) fn plan_sql(plan: &GraphPlan) -> (String, Vec<SqlValue>) {
     let mut builder = SqlBuilder {
         plan,
         params: Vec::new(),
+        class_only: Vec::new(),
+        start_conditions: Vec::new(),
     };
+    builder.mark_class_only_nodes();
     let sql = builder.statement();
     (sql, builder.params)
 }
@@ -213,6 +271,10 @@ pub(crate) fn plan_sql(plan: &GraphPlan) -> (String, Vec<SqlValue>) {
 struct SqlBuilder<'p> {
     plan: &'p GraphPlan,
     params: Vec<SqlValue>,
+    /// Per node, whether it is read from `entity_classes` alone (see `chain`).
+    class_only: Vec<bool>,
+    /// Conditions on the first table of a chain, which has no ON clause.
+    start_conditions: Vec<String>,
 }
 
 /// The storage location of a property's values.
@@ -249,9 +311,20 @@ impl<'p> SqlBuilder<'p> {
             sql.push_str(&conditions.join(" AND "));
         }
         if let PlanOutput::DistinctEntities(node) = self.plan.output {
-            let _ = write!(sql, " GROUP BY e{node}.id");
+            let _ = write!(sql, " GROUP BY {}", self.node_id(node));
         }
         if let PlanOutput::CountDistinct { .. } = self.plan.output {
+            return sql;
+        }
+        if let PlanOutput::GroupedCounts { keys, counts } = &self.plan.output {
+            // The lowest start id comes after the keys and counts; keys break its ties.
+            let key_columns: Vec<String> = (1..=keys.len()).map(|i| i.to_string()).collect();
+            let key_columns = key_columns.join(", ");
+            let first_seen = keys.len() + counts.len() + 1;
+            let _ = write!(
+                sql,
+                " GROUP BY {key_columns} ORDER BY {first_seen}, {key_columns}"
+            );
             return sql;
         }
         sql.push_str(&self.order_clause());
@@ -269,7 +342,7 @@ impl<'p> SqlBuilder<'p> {
 
     fn select_list(&mut self) -> String {
         match &self.plan.output {
-            PlanOutput::DistinctEntities(node) => format!("e{node}.id"),
+            PlanOutput::DistinctEntities(node) => self.node_id(*node),
             // Without a joined hop each row is a distinct start entity, and `count(*)` lets
             // SQLite count from an index without a temporary table for the distinct ids.
             PlanOutput::CountDistinct {
@@ -286,7 +359,7 @@ impl<'p> SqlBuilder<'p> {
             PlanOutput::CountDistinct {
                 node,
                 property: None,
-            } => format!("count(DISTINCT e{node}.id)"),
+            } => format!("count(DISTINCT {})", self.node_id(*node)),
             PlanOutput::CountDistinct {
                 node,
                 property: Some(name),
@@ -298,13 +371,29 @@ impl<'p> SqlBuilder<'p> {
                 let value = self.sort_value(&property);
                 format!("count(DISTINCT {value})")
             }
+            PlanOutput::GroupedCounts { keys, counts } => {
+                let mut columns: Vec<String> = keys.iter().map(|k| self.json_text(k)).collect();
+                for target in counts {
+                    columns.push(match target {
+                        CountTarget::Entities(node) => {
+                            format!("count(DISTINCT {})", self.node_id(*node))
+                        }
+                        CountTarget::Values(property) => {
+                            let text = self.json_text(property);
+                            format!("count(DISTINCT nullif({text}, 'null'))")
+                        }
+                    });
+                }
+                columns.push(format!("min({})", self.node_id(0)));
+                columns.join(", ")
+            }
             PlanOutput::Paths => {
                 let mut columns = Vec::new();
                 for n in 0..self.plan.nodes.len() {
                     columns.push(if self.is_negated_node(n) {
                         "NULL".to_owned()
                     } else {
-                        format!("e{n}.id")
+                        self.node_id(n)
                     });
                 }
                 for (i, hop) in self.plan.hops.iter().enumerate() {
@@ -330,11 +419,11 @@ impl<'p> SqlBuilder<'p> {
 
     fn order_clause(&mut self) -> String {
         let Some(order) = self.plan.order.clone() else {
-            return " ORDER BY e0.id".to_owned();
+            return format!(" ORDER BY {}", self.node_id(0));
         };
         let value = self.sort_value(&order.property);
         let direction = if order.descending { "DESC" } else { "ASC" };
-        format!(" ORDER BY {value} {direction}, e0.id")
+        format!(" ORDER BY {value} {direction}, {}", self.node_id(0))
     }
 
     /// Returns one SQL value of a property, for sorting and counting (an array sorts as its JSON text).
@@ -348,12 +437,36 @@ impl<'p> SqlBuilder<'p> {
         }
     }
 
+    /// Returns the JSON text of a property's value, `'null'` when absent, so that values
+    /// group by type and value the way the query engine compares them.
+    /// NOTE: values group by their stored text, so one number written two ways (`1.5`
+    /// and `1.50`) makes two groups; the store writes JSON through serde, which is canonical.
+    fn json_text(&mut self, property: &PropertyRef) -> String {
+        match self.source(property) {
+            Source::Column(expr) => format!("json_quote({expr})"),
+            Source::JsonArray(expr) => expr,
+            Source::Json { doc, path, .. } => format!("coalesce({doc} -> {path}, 'null')"),
+            Source::JsonKey { doc, key } => format!(
+                "coalesce((SELECT CASE WHEN k.type IN ('true', 'false') THEN k.type \
+                 WHEN k.type IN ('array', 'object') THEN k.value ELSE json_quote(k.value) END \
+                 FROM json_each({doc}) k WHERE k.key = {key}), 'null')"
+            ),
+        }
+    }
+
     fn join_clause(&mut self) -> String {
         if let Some(start) = self.chain_start() {
             return self.chain_join(start);
         }
         let mut from = String::from("entities e0");
-        from.push_str(&self.class_join(0, "JOIN"));
+        // An indexed filter reads fewer entities than the class, but SQLite, guessing
+        // without statistics, prefers the class when the filter is a disjunction.
+        let join = if self.start_filter_is_indexed(0) {
+            "CROSS JOIN"
+        } else {
+            "JOIN"
+        };
+        from.push_str(&self.class_join(0, join));
         for (i, hop) in self.plan.hops.iter().enumerate() {
             let node = i + 1;
             match hop.mode {
@@ -375,71 +488,6 @@ impl<'p> SqlBuilder<'p> {
                 }
                 HopMode::Negated => {}
             }
-        }
-        from
-    }
-
-    /// Returns the node a chain of required hops should start from, or `None` when the
-    /// plan is not such a chain.
-    ///
-    /// Without statistics SQLite guesses that every index equality matches a few rows,
-    /// and on a graph it then often pairs every entity of one class with every entity of
-    /// another before it looks at the relationships. The chain is therefore joined in a
-    /// fixed order (`CROSS JOIN`), starting from the first node with a filter, because a
-    /// `WITH` filter usually selects far fewer entities than a class.
-    /// NOTE: a heuristic: a filter that matches most entities still starts the chain.
-    fn chain_start(&self) -> Option<usize> {
-        let plan = self.plan;
-        if plan.hops.is_empty() {
-            return None;
-        }
-        let is_chain = plan
-            .hops
-            .iter()
-            .enumerate()
-            .all(|(i, hop)| hop.mode == HopMode::Required && hop.from == i);
-        if !is_chain {
-            return None;
-        }
-        let filtered = plan.nodes.iter().position(|node| {
-            node.filter
-                .as_ref()
-                .is_some_and(|filter| !matches!(filter, Predicate::Not(_)))
-        });
-        Some(filtered.unwrap_or(0))
-    }
-
-    /// Joins a chain starting at node `start`, walking back to node 0 and then forward.
-    fn chain_join(&mut self, start: usize) -> String {
-        let plan = self.plan;
-        // A filtered start node is read through its filter's index and its class checked
-        // per entity; an unfiltered one may start from the class.
-        let filtered = plan
-            .nodes
-            .get(start)
-            .is_some_and(|node| node.filter.is_some());
-        let join = if filtered { "CROSS JOIN" } else { "JOIN" };
-        let mut from = format!("entities e{start}");
-        from.push_str(&self.class_join(start, join));
-        for hop in (0..start).rev() {
-            let Some(spec) = plan.hops.get(hop) else {
-                continue;
-            };
-            let ends = hop_ends(hop, spec.from, hop + 1, spec.direction);
-            let _ = write!(
-                from,
-                " CROSS JOIN relationships r{hop} CROSS JOIN entities e{hop} ON {ends}"
-            );
-            from.push_str(&self.class_join(hop, "CROSS JOIN"));
-        }
-        for (hop, spec) in plan.hops.iter().enumerate().skip(start) {
-            let node = hop + 1;
-            let ends = hop_ends(hop, spec.from, node, spec.direction);
-            let _ = write!(
-                from,
-                " CROSS JOIN relationships r{hop} CROSS JOIN entities e{node} ON {ends}"
-            );
-            from.push_str(&self.class_join(node, "CROSS JOIN"));
         }
         from
     }
@@ -528,7 +576,8 @@ impl<'p> SqlBuilder<'p> {
 
     fn where_conditions(&mut self) -> Vec<String> {
         let plan = self.plan;
-        let mut parts = self.node_conditions(0);
+        let mut parts = std::mem::take(&mut self.start_conditions);
+        parts.extend(self.node_conditions(0));
         for (i, hop) in plan.hops.iter().enumerate() {
             match hop.mode {
                 HopMode::Required => parts.extend(self.hop_conditions(i)),
