@@ -867,44 +867,69 @@ fn insert_rule_relationships(
     now_ms: i64,
     report: &mut SyncReport,
 ) -> Result<(), StoreError> {
-    let mut select = tx.prepare(&format!(
-        "SELECT p.rule_id, p.from_id, p.to_id, f.entity_type, t.entity_type, r.relationship_class \
-         FROM temp.{pairs} p \
-         JOIN entities f ON f.id = p.from_id JOIN entities t ON t.id = p.to_id \
-         JOIN mapping_rules r ON r.id = p.rule_id \
-         WHERE NOT EXISTS (SELECT 1 FROM relationships x WHERE x.from_id = p.from_id \
-             AND x.to_id = p.to_id AND x.rule_id = p.rule_id)"
+    // `_type` comes from the two entity types and the rule's class; there are
+    // few such combinations, so they are named in Rust once and the rows are
+    // then inserted by one statement.
+    let types = format!("{pairs}_types");
+    tx.execute_batch(&format!(
+        "CREATE TEMP TABLE {types} (rule_id INTEGER NOT NULL, from_type TEXT NOT NULL, \
+             to_type TEXT NOT NULL, class TEXT NOT NULL, relationship_type TEXT NOT NULL, \
+             PRIMARY KEY (rule_id, from_type, to_type)) WITHOUT ROWID"
     ))?;
-    let mut insert = tx.prepare(
-        "INSERT INTO relationships (instance_id, relationship_key, relationship_type, class, from_id, \
-             to_id, display_name, properties, source, step_id, rule_id, created_on, updated_on, version) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?4, '{}', ?7, NULL, ?8, ?9, ?9, 1) \
-         ON CONFLICT (instance_id, relationship_key) DO NOTHING",
-    )?;
-    let mut rows = select.query([])?;
-    while let Some(row) = rows.next()? {
-        let rule_id: i64 = row.get(0)?;
-        let from_id: i64 = row.get(1)?;
-        let to_id: i64 = row.get(2)?;
-        let from_type: String = row.get(3)?;
-        let to_type: String = row.get(4)?;
-        let class_name: String = row.get(5)?;
-        let class = RelationshipClass::new(&class_name).map_err(|_| StoreError::StoredClass {
-            key: format!("mapping rule {rule_id}"),
-            class: class_name.clone(),
-        })?;
-        let inserted = insert.execute(params![
-            MAPPER_INSTANCE.0,
-            format!("rule:{rule_id}:{from_id}:{to_id}"),
-            relationship_type(&from_type, &class, &to_type),
-            class.as_str(),
-            from_id,
-            to_id,
-            InstanceKind::Mapper.source(),
-            rule_id,
-            now_ms
-        ])?;
-        report.rule_relationships_created += u64::try_from(inserted).unwrap_or(0);
+    let combinations = tx
+        .prepare(&format!(
+            "SELECT DISTINCT p.rule_id, f.entity_type, t.entity_type, r.relationship_class \
+             FROM temp.{pairs} p \
+             JOIN entities f ON f.id = p.from_id JOIN entities t ON t.id = p.to_id \
+             JOIN mapping_rules r ON r.id = p.rule_id"
+        ))?
+        .query_map([], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, String>(3)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    {
+        let mut insert_type = tx.prepare(&format!(
+            "INSERT INTO temp.{types} (rule_id, from_type, to_type, class, relationship_type) \
+             VALUES (?1, ?2, ?3, ?4, ?5)"
+        ))?;
+        for (rule_id, from_type, to_type, class_name) in &combinations {
+            let class =
+                RelationshipClass::new(class_name).map_err(|_| StoreError::StoredClass {
+                    key: format!("mapping rule {rule_id}"),
+                    class: class_name.clone(),
+                })?;
+            insert_type.execute(params![
+                rule_id,
+                from_type,
+                to_type,
+                class.as_str(),
+                relationship_type(from_type, &class, to_type)
+            ])?;
+        }
     }
+    let inserted = tx.execute(
+        &format!(
+            "INSERT INTO relationships (instance_id, relationship_key, relationship_type, class, from_id, \
+                 to_id, display_name, properties, source, step_id, rule_id, created_on, updated_on, version) \
+             SELECT ?1, 'rule:' || p.rule_id || ':' || p.from_id || ':' || p.to_id, \
+                 y.relationship_type, y.class, p.from_id, p.to_id, y.class, '{{}}', ?2, NULL, \
+                 p.rule_id, ?3, ?3, 1 \
+             FROM temp.{pairs} p \
+             JOIN entities f ON f.id = p.from_id JOIN entities t ON t.id = p.to_id \
+             JOIN temp.{types} y ON y.rule_id = p.rule_id AND y.from_type = f.entity_type \
+                 AND y.to_type = t.entity_type \
+             WHERE NOT EXISTS (SELECT 1 FROM relationships x WHERE x.from_id = p.from_id \
+                 AND x.to_id = p.to_id AND x.rule_id = p.rule_id) \
+             ON CONFLICT (instance_id, relationship_key) DO NOTHING"
+        ),
+        params![MAPPER_INSTANCE.0, InstanceKind::Mapper.source(), now_ms],
+    )?;
+    report.rule_relationships_created += u64::try_from(inserted).unwrap_or(0);
+    tx.execute_batch(&format!("DROP TABLE temp.{types}"))?;
     Ok(())
 }
