@@ -615,18 +615,65 @@ fn collect_rule_pairs(
     } else {
         Side::Target
     };
-    if source_count.min(target_count) > IN_MEMORY_SIDE_LIMIT {
+    let both_large = source_count.min(target_count) > IN_MEMORY_SIDE_LIMIT;
+    let from_changed: &[Side] = if both_large {
+        &[Side::Source, Side::Target]
+    } else {
+        std::slice::from_ref(&small)
+    };
+    for side in from_changed {
+        let count = match side {
+            Side::Source => source_count,
+            Side::Target => target_count,
+        };
+        let members = changed_members(tx, changed, side.class(rule), count)?;
         for (source_property, target_property) in &rule.joins {
-            for from_changed in [Side::Source, Side::Target] {
-                join_from_changed(tx, rule, changed, pairs, source_property, target_property, from_changed)?;
-            }
+            join_from_changed(
+                tx,
+                rule,
+                &members,
+                pairs,
+                source_property,
+                target_property,
+                *side,
+            )?;
         }
+        tx.execute_batch(&format!("DROP TABLE temp.{members}"))?;
+    }
+    if both_large {
         return Ok(());
     }
-    for (source_property, target_property) in &rule.joins {
-        join_from_changed(tx, rule, changed, pairs, source_property, target_property, small)?;
-    }
     join_in_memory(tx, rule, changed, pairs, small)
+}
+
+/// Collects the changed entities of one class into a new temporary table
+/// and returns its name. The loop runs over the smaller of the two sets:
+/// a sync that changed a million findings and a thousand hosts looks up
+/// the thousand hosts in the changed set, not the other way round.
+fn changed_members(
+    tx: &Transaction<'_>,
+    changed: &str,
+    class: &str,
+    class_count: i64,
+) -> Result<String, StoreError> {
+    let members = format!("{changed}_members");
+    tx.execute_batch(&format!(
+        "DROP TABLE IF EXISTS temp.{members}; \
+         CREATE TEMP TABLE {members} (id INTEGER PRIMARY KEY);"
+    ))?;
+    let sql = if class_count <= IN_MEMORY_SIDE_LIMIT {
+        format!(
+            "INSERT INTO temp.{members} (id) SELECT ec.entity_id FROM entity_classes ec \
+             CROSS JOIN temp.{changed} c ON c.id = ec.entity_id WHERE ec.class = ?1"
+        )
+    } else {
+        format!(
+            "INSERT INTO temp.{members} (id) SELECT c.id FROM temp.{changed} c \
+             CROSS JOIN entity_classes ec ON ec.entity_id = c.id AND ec.class = ?1"
+        )
+    };
+    tx.execute(&sql, params![class])?;
+    Ok(members)
 }
 
 /// One side of a mapping rule.
@@ -674,7 +721,7 @@ fn class_count(tx: &Transaction<'_>, class: &str) -> Result<i64, StoreError> {
 fn join_from_changed(
     tx: &Transaction<'_>,
     rule: &Rule,
-    changed: &str,
+    members: &str,
     pairs: &str,
     source_property: &str,
     target_property: &str,
@@ -694,23 +741,17 @@ fn join_from_changed(
     let sql = format!(
         "INSERT OR IGNORE INTO temp.{pairs} (rule_id, from_id, to_id) \
          SELECT ?1, s.id, t.id \
-         FROM temp.{changed} c \
+         FROM temp.{members} c \
          CROSS JOIN entities {changed_alias} ON {changed_alias}.id = c.id \
-         CROSS JOIN entity_classes {changed_alias}c ON {changed_alias}c.entity_id = {changed_alias}.id \
-             AND {changed_alias}c.class = ?2 \
          CROSS JOIN entities {other_alias} ON {other_expr} = +{changed_expr} \
          CROSS JOIN entity_classes {other_alias}c ON {other_alias}c.entity_id = {other_alias}.id \
-             AND {other_alias}c.class = ?3 \
+             AND {other_alias}c.class = ?2 \
          WHERE s.id != t.id AND {changed_expr} IS NOT NULL"
     );
     let start = std::time::Instant::now();
     tx.execute(
         &sql,
-        params![
-            rule.id,
-            from_changed.class(rule),
-            from_changed.other().class(rule)
-        ],
+        params![rule.id, from_changed.other().class(rule)],
     )?;
     tracing::debug!(
         rule = rule.id,
