@@ -883,6 +883,10 @@ fn join_in_memory(
     Ok(())
 }
 
+/// Deletes the rule relationships of changed entities that no rule pair
+/// supports any more. The candidates are found through the adjacency
+/// indexes from each changed entity, so a sync does not read every stored
+/// relationship.
 fn delete_stale_rule_relationships(
     tx: &Transaction<'_>,
     changed: &str,
@@ -891,8 +895,12 @@ fn delete_stale_rule_relationships(
 ) -> Result<(), StoreError> {
     let deleted = tx.execute(
         &format!(
-            "DELETE FROM relationships WHERE rule_id IS NOT NULL \
-               AND (from_id IN (SELECT id FROM temp.{changed}) OR to_id IN (SELECT id FROM temp.{changed})) \
+            "DELETE FROM relationships WHERE id IN ( \
+                 SELECT r.id FROM temp.{changed} c CROSS JOIN relationships r ON r.from_id = c.id \
+                 WHERE r.rule_id IS NOT NULL \
+                 UNION ALL \
+                 SELECT r.id FROM temp.{changed} c CROSS JOIN relationships r ON r.to_id = c.id \
+                 WHERE r.rule_id IS NOT NULL) \
                AND NOT EXISTS (SELECT 1 FROM temp.{pairs} p WHERE p.rule_id = relationships.rule_id \
                    AND p.from_id = relationships.from_id AND p.to_id = relationships.to_id)"
         ),
