@@ -61,11 +61,13 @@ impl Sequence {
 /// Writes the graph with bulk SQL: the rows a sync run and its mapper write for these
 /// entities, because the store's sync commit takes minutes at this size.
 ///
-/// As after a sync: the service, vulnerabilities and findings belong to the instance;
-/// hosts are `discovered_host` placeholders of the mapper scope (instance 0) reached by
-/// `SCANS` relationships resolved from mapped relationships; `Host HAS Finding` comes from
-/// the `host-has-finding` rule (instance 0, `rule_id` 3, matched on `hostId`); `Finding IS
-/// Vulnerability` is direct. Properties follow the converters of `qgraph-integration`.
+/// The rows match a sync in these ways:
+/// - the service, vulnerabilities and findings belong to the instance;
+/// - hosts are `discovered_host` placeholders of the mapper scope (instance 0), reached by
+///   `SCANS` relationships resolved from mapped relationships;
+/// - `Host HAS Finding` comes from the `host-has-finding` rule (instance 0, `rule_id` 3,
+///   matched on `hostId`), and `Finding IS Vulnerability` is direct;
+/// - properties follow the converters of `qgraph-integration`.
 fn generate(path: &PathBuf, hosts: usize, per_host: usize) {
     let store = SqliteStore::open(path).unwrap();
     let instance = store
@@ -85,14 +87,15 @@ fn generate(path: &PathBuf, hosts: usize, per_host: usize) {
     });
 }
 
-/// Who owns a row and which `_source` it has.
+/// The owner of a row, which also sets its `_source`.
 #[derive(Clone, Copy)]
 enum Owner {
     Instance,
     Mapper,
 }
 
-/// How a relationship was made.
+/// The origin of a relationship: direct, resolved from a mapped relationship, or made by
+/// a global mapping rule.
 #[derive(Clone, Copy)]
 enum Origin {
     Direct,
@@ -295,7 +298,7 @@ fn write_vulnerabilities(writer: &mut Writer<'_>, sequence: &mut Sequence) -> Ve
             "severityLevel": level + 1,
             "cveIds": [format!("CVE-2024-{:05}", q)],
             "publishedOn": NOW - 400 * 86_400_000,
-            "patchable": q % 2 == 0,
+            "patchable": q.is_multiple_of(2),
             "solution": "Apply the vendor update that fixes this issue. ".repeat(8),
             "cvssScore": cvss,
             "score": cvss,
@@ -324,7 +327,7 @@ fn write_host(
     let host_key = format!("Host:{host_id}");
     let hostname = format!("host-{h}.example.internal");
     let ip = format!("10.{}.{}.{}", h / 65_536, (h / 256) % 256, h % 256);
-    let (os, platform) = if h % 3 == 0 {
+    let (os, platform) = if h.is_multiple_of(3) {
         ("Windows Server 2022", "windows")
     } else {
         ("Ubuntu Linux 22.04", "linux")
@@ -345,7 +348,7 @@ fn write_host(
         "lastScannedOn": NOW - 86_400_000,
         "scannedBy": "qualys",
         "ipAddress": ip,
-        "tags": ["Cloud Agent", if h % 2 == 0 { "prod" } else { "dev" }],
+        "tags": ["Cloud Agent", if h.is_multiple_of(2) { "prod" } else { "dev" }],
         "id": [(5_000_000 + h as u64).to_string(), host_id.to_string()],
     });
     let mut properties = target.clone();

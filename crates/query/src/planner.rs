@@ -16,18 +16,23 @@ use crate::dates::date_millis;
 use crate::error::QueryError;
 use crate::values::{LiteralContext, compile_regex};
 
-/// Most traversal hops in one query. A hop joins up to three tables (relationships,
-/// entities and the class table), and SQLite joins at most 64 tables in one statement.
+/// Maximum number of traversal hops in one query. A hop joins up to three tables
+/// (relationships, entities and the class table), and SQLite joins at most 64 tables in
+/// one statement.
 pub const MAX_HOPS: usize = 16;
 
-/// Most values in one value set such as `('a' OR 'b')`. SQLite plans a disjunction in
-/// time that grows faster than linearly with its terms: 100 indexed equalities took
-/// about 0.2 s to plan and run on a loaded 2-core machine, 400 took 1.7 s.
+/// Maximum number of values in one value set such as `('a' OR 'b')`. The store runs a
+/// set of `=` on strings and numbers as an SQL `IN` list, but other sets as a chain of
+/// `OR`, which SQLite plans in time that grows faster than linearly with its terms. On
+/// a graph of 20 000 findings, 100 indexed equalities as `OR` took about 0.2 s to plan and
+/// run and 400 took 1.7 s (the `explain` example on a shared 2-core machine).
+/// NOTE: `=` sets could be allowed far more values now that they run as `IN` lists.
 pub const MAX_VALUE_SET: usize = 100;
 
-/// Most comparisons in all WITH and WHERE filters of one query, each value of a value
-/// set counting as one. The filters become one SQL expression, a chain of n comparisons
-/// nests n levels deep, and SQLite rejects expressions deeper than 1000 levels.
+/// Maximum number of comparisons in all WITH and WHERE filters of one query, each value
+/// of a value set counting as one. The filters become one SQL expression in which a
+/// chain of n comparisons nests n levels deep, and SQLite rejects expressions deeper
+/// than 1000 levels.
 pub const MAX_COMPARISONS: usize = 250;
 
 /// The plan's traversal part and where each optional group's reached node is.

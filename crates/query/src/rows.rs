@@ -247,7 +247,7 @@ impl<'a> TableBuilder<'a> {
             return Ok(vec![(row, 0)]);
         }
 
-        // Each aggregate column groups paths by its own keys; the paths of every group are
+        // Each aggregate column groups paths by its own keys. The paths of every group are
         // collected in one pass, so the cost stays linear in the number of paths.
         let memberships: Vec<Option<Membership>> = columns
             .iter()

@@ -121,6 +121,54 @@ fn types_are_not_coerced_in_sql() {
 }
 
 #[test]
+fn value_sets_keep_types_in_sql() {
+    let mut entities = vec![
+        thing("number", Some(Value::Int(10))),
+        thing("text", Some("10".into())),
+        thing("flag", Some(Value::Bool(true))),
+        thing("off", Some(Value::Bool(false))),
+        thing("one", Some(Value::Int(1))),
+        thing("zero", Some(Value::Int(0))),
+        thing("float", Some(Value::Float(10.0))),
+        thing("array", Some(Value::Array(vec!["x".into(), Value::Int(7)]))),
+        thing("json-text", Some("[1]".into())),
+    ];
+    // `qid` has an expression index, so its comparisons skip the array branch.
+    for (key, qid) in [("q-int", Value::Int(1)), ("q-flag", Value::Bool(true))] {
+        let mut entity = Entity::new(key, "thing", &["Thing"]).unwrap();
+        entity.set("qid", qid);
+        entities.push(entity);
+    }
+    let store = store_with(entities);
+    let cases: [(&str, &[&str]); 8] = [
+        ("p = (10 OR 1)", &["float", "number", "one"]),
+        ("p = (0 OR 1)", &["one", "zero"]),
+        ("p = ('10' OR 'x')", &["array", "text"]),
+        ("p = ('10' OR 7 OR 0)", &["array", "text", "zero"]),
+        ("p = ('[1]' OR '{}')", &["json-text"]),
+        ("p = (true OR 0)", &["flag", "zero"]),
+        (
+            "p != (10 OR 1)",
+            &[
+                "array",
+                "flag",
+                "json-text",
+                "off",
+                "q-flag",
+                "q-int",
+                "text",
+                "zero",
+            ],
+        ),
+        ("qid = (1 OR 2)", &["q-int"]),
+    ];
+    for (filter, expected) in cases {
+        let query = format!("FIND thing WITH {filter}");
+        assert_eq!(keys(&store, &query), expected, "{filter}");
+    }
+}
+
+#[test]
 fn hostile_property_names_and_values() {
     let mut odd = Entity::new("odd", "thing", &["Thing"]).unwrap();
     odd.set("we\"ird", "a'b");
@@ -378,7 +426,12 @@ fn query_limit_returns_no_cursor() {
 
     let QueryResult::Table {
         rows, next_cursor, ..
-    } = run_query(&store, "FIND thing AS t RETURN t.p ORDER BY t.p LIMIT 5", &options).unwrap()
+    } = run_query(
+        &store,
+        "FIND thing AS t RETURN t.p ORDER BY t.p LIMIT 5",
+        &options,
+    )
+    .unwrap()
     else {
         panic!("not a table");
     };

@@ -177,7 +177,7 @@ pub enum PlanOutput {
     },
 }
 
-/// What a grouped count counts.
+/// The entities or values that a grouped count counts.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CountTarget {
     /// The distinct entities bound to a node slot.

@@ -20,6 +20,7 @@ use crate::plan::{
 use crate::sqlite::SqliteStore;
 
 mod chain;
+mod value_set;
 
 /// Properties that the schema indexes by expression. The data model types
 /// them as scalars, so their comparisons skip the array branch, which would
@@ -440,7 +441,8 @@ impl<'p> SqlBuilder<'p> {
     /// Returns the JSON text of a property's value, `'null'` when absent, so that values
     /// group by type and value the way the query engine compares them.
     /// NOTE: values group by their stored text, so one number written two ways (`1.5`
-    /// and `1.50`) makes two groups; the store writes JSON through serde, which is canonical.
+    /// and `1.50`) makes two groups. The store writes JSON through serde, which writes
+    /// each number one way.
     fn json_text(&mut self, property: &PropertyRef) -> String {
         match self.source(property) {
             Source::Column(expr) => format!("json_quote({expr})"),
@@ -650,7 +652,10 @@ impl<'p> SqlBuilder<'p> {
     fn predicate(&mut self, predicate: &Predicate) -> String {
         match predicate {
             Predicate::And(terms) => self.joined(terms, " AND ", "1"),
-            Predicate::Or(terms) => self.joined(terms, " OR ", "0"),
+            Predicate::Or(terms) => match self.value_set(terms) {
+                Some(sql) => sql,
+                None => self.joined(terms, " OR ", "0"),
+            },
             // SQL comparisons on an absent property are NULL, and NOT NULL is NULL, so the inner
             // result is made two-valued first: negations must hold on absent properties.
             Predicate::Not(inner) => format!("NOT coalesce(({}), 0)", self.predicate(inner)),
@@ -777,6 +782,11 @@ impl<'p> SqlBuilder<'p> {
         let Some(test) = self.value_test(op, value) else {
             return "0".to_owned();
         };
+        self.test_property(property, &test)
+    }
+
+    /// Applies a value test to every value of a property, array elements included.
+    fn test_property(&mut self, property: &PropertyRef, test: &ValueTest) -> String {
         match self.source(property) {
             Source::Column(expr) => test.apply(&expr, &format!("typeof({expr})")),
             Source::Json {
