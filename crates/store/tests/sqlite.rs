@@ -94,7 +94,7 @@ fn unknown_schema_version_is_rejected_unchanged() {
             error,
             StoreError::UnknownSchemaVersion {
                 found: 99,
-                supported: 2,
+                supported: 3,
                 ..
             }
         ),
@@ -154,6 +154,104 @@ fn key_file_is_private_and_reused() {
             Err(StoreError::KeyFilePermissions { .. })
         ));
     }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+fn index_names(conn: &rusqlite::Connection) -> Vec<String> {
+    conn.prepare("SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+fn row_count(conn: &rusqlite::Connection, table: &str) -> i64 {
+    conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |row| {
+        row.get(0)
+    })
+    .unwrap()
+}
+
+/// A file at schema version 2, as the previous release left it, is
+/// upgraded on open: the two unused indexes go, the data stays.
+#[test]
+fn version_2_file_is_upgraded_keeping_its_data() {
+    let dir = scratch("upgrade");
+    let path = dir.join("graph.db");
+    {
+        let store = SqliteStore::open_with_key(&path, KeySource::Ephemeral).unwrap();
+        conformance::create_update_delete(&store);
+    }
+    let (entities, relationships) = {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE INDEX entities_open ON entities (json_extract(properties, '$.open')) \
+                 WHERE json_extract(properties, '$.open') IS NOT NULL; \
+             CREATE INDEX relationships_type ON relationships (relationship_type); \
+             DELETE FROM schema_migrations WHERE version = 3;",
+        )
+        .unwrap();
+        (
+            row_count(&conn, "entities"),
+            row_count(&conn, "relationships"),
+        )
+    };
+    assert!(entities > 0 && relationships > 0);
+
+    drop(SqliteStore::open_with_key(&path, KeySource::Ephemeral).unwrap());
+
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let names = index_names(&conn);
+    assert!(!names.iter().any(|n| n == "entities_open"), "{names:?}");
+    assert!(
+        !names.iter().any(|n| n == "relationships_type"),
+        "{names:?}"
+    );
+    assert!(
+        names
+            .iter()
+            .any(|n| n == "entities_type_open_numeric_severity")
+    );
+    let version: i64 = conn
+        .query_row("SELECT max(version) FROM schema_migrations", [], |row| {
+            row.get(0)
+        })
+        .unwrap();
+    assert_eq!(version, 3);
+    assert_eq!(row_count(&conn, "entities"), entities);
+    assert_eq!(row_count(&conn, "relationships"), relationships);
+    drop(conn);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// New files get 16 KiB pages; a file made with 4 KiB pages keeps them and
+/// still opens and syncs.
+#[test]
+fn page_size_is_16k_for_new_files_and_kept_for_old_ones() {
+    let dir = scratch("pages");
+    let page_size = |path: &std::path::Path| -> i64 {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        conn.query_row("PRAGMA page_size", [], |row| row.get(0))
+            .unwrap()
+    };
+
+    let new_file = dir.join("new.db");
+    drop(SqliteStore::open_with_key(&new_file, KeySource::Ephemeral).unwrap());
+    assert_eq!(page_size(&new_file), 16_384);
+
+    let old_file = dir.join("old.db");
+    {
+        let conn = rusqlite::Connection::open(&old_file).unwrap();
+        conn.execute_batch(
+            "PRAGMA page_size = 4096; PRAGMA journal_mode = WAL; CREATE TABLE t (x); DROP TABLE t;",
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open_with_key(&old_file, KeySource::Ephemeral).unwrap();
+    conformance::create_update_delete(&store);
+    drop(store);
+    assert_eq!(page_size(&old_file), 4096);
     std::fs::remove_dir_all(dir).unwrap();
 }
 

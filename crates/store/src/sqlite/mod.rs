@@ -26,10 +26,11 @@ pub use sync::SqliteSyncRun;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_init.sql")),
     (2, include_str!("migrations/0002_query_indexes.sql")),
+    (3, include_str!("migrations/0003_drop_unused_indexes.sql")),
 ];
 
 /// The highest schema version this build can open.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// A graph store in one SQLite database.
 ///
