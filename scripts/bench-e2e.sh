@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end sync benchmark: builds qgraph in release mode, serves a generated
 # subscription from `qgraph sim` on loopback, registers it as an instance and
-# times one `qgraph integration run`. Prints detections per second, the peak
-# resident memory of the sync process and the database size.
+# times `qgraph integration run`: the first sync, then an unchanged re-sync.
+# Prints detections per second, the peak resident memory of the first sync
+# process, the database size and the time of the re-sync.
 #
 # Usage (from the repository root):
 #   scripts/bench-e2e.sh [HOSTS] [DETECTIONS_PER_HOST]
@@ -96,6 +97,18 @@ if [[ "$status" -ne 0 ]]; then
     exit 1
 fi
 
+echo "== syncing again, nothing changed (load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
+status=0
+/usr/bin/time -v -o "$work_dir/time2.txt" \
+    "$qgraph" integration run bench --db "$db" --quiet >"$work_dir/run2.out" 2>"$work_dir/run2.err" || status=$?
+if [[ "$status" -ne 0 ]]; then
+    echo "error: the second sync ended with exit status $status" >&2
+    cat "$work_dir/run2.err" >&2
+    exit 1
+fi
+grep -E '^ *entities:' "$work_dir/run2.out" || true
+resync_elapsed="$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$work_dir/time2.txt")"
+
 elapsed="$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$work_dir/time.txt")"
 max_rss_kb="$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$work_dir/time.txt")"
 user_secs="$(sed -n 's/.*User time (seconds): //p' "$work_dir/time.txt")"
@@ -103,13 +116,19 @@ system_secs="$(sed -n 's/.*System time (seconds): //p' "$work_dir/time.txt")"
 findings="$(sed -n 's/.*fetch-scanned-host-detections: [A-Z_]* (.*qualys_host_finding \([0-9]*\).*/\1/p' "$work_dir/run.out" | head -n 1)"
 db_bytes="$(du -cb "$db"* | tail -n 1 | cut -f1)"
 
-python3 - "$elapsed" "$expected" "${findings:-0}" "$max_rss_kb" "$db_bytes" "$user_secs" "$system_secs" <<'EOF'
+python3 - "$elapsed" "$expected" "${findings:-0}" "$max_rss_kb" "$db_bytes" "$user_secs" "$system_secs" "$resync_elapsed" <<'EOF'
 import sys
-elapsed, expected, findings, rss_kb, db_bytes, user, system = sys.argv[1:]
-parts = [float(p) for p in elapsed.split(":")]
-secs = 0.0
-for p in parts:
-    secs = secs * 60 + p
+elapsed, expected, findings, rss_kb, db_bytes, user, system, resync = sys.argv[1:]
+
+
+def seconds(clock):
+    total = 0.0
+    for part in clock.split(":"):
+        total = total * 60 + float(part)
+    return total
+
+
+secs = seconds(elapsed)
 expected, findings = int(expected), int(findings)
 print("== result")
 print(f"wall time:          {secs:.1f} s (user {user} s, system {system} s)")
@@ -118,5 +137,6 @@ print(f"findings stored:    {findings}")
 print(f"detections/s:       {findings / secs:,.0f} stored, {expected / secs:,.0f} served (goal 50,000)")
 print(f"peak RSS:           {int(rss_kb) / 1024:.0f} MiB (goal 300 MB)")
 print(f"database size:      {int(db_bytes) / 1e6:.0f} MB")
+print(f"unchanged re-sync:  {seconds(resync):.1f} s ({seconds(resync) / secs:.2f} of the first sync)")
 EOF
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
