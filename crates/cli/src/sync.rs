@@ -180,11 +180,7 @@ pub async fn sync_instance<S: GraphStore>(
     let last_windows = load_windows(store, &instance, &config)?;
     let kb_cache = load_kb_cache(store, &instance)?;
 
-    let retire_by_host_list = !config.ingest_web_app_scans;
-    let mut run = store.begin_sync(
-        instance.id,
-        sync_options(&config, request.now_ms, retire_by_host_list),
-    )?;
+    let mut run = store.begin_sync(instance.id, sync_options(&config, request.now_ms))?;
     let input = RunInput {
         instance_id: &instance.id.to_string(),
         config: &config,
@@ -199,10 +195,7 @@ pub async fn sync_instance<S: GraphStore>(
     ];
     let fetched = crate::waits::while_reporting_waits(&governors, request.observer, async {
         let outcome = run_sync(&client, &mut run, &input).await;
-        if outcome.is_ok()
-            && retire_by_host_list
-            && stage_listed_hosts(&client, &mut run, &instance.name).await?
-        {
+        if outcome.is_ok() && stage_listed_hosts(&client, &mut run, &instance.name).await? {
             run.set_host_list_complete();
         }
         Ok::<_, StoreError>(outcome)
@@ -232,23 +225,14 @@ pub async fn sync_instance<S: GraphStore>(
     })
 }
 
-/// Returns the store options of a run. With `retire_by_host_list`, the
-/// commit deletes host findings whose host Qualys no longer lists.
-fn sync_options(config: &Config, now_ms: i64, retire_by_host_list: bool) -> SyncOptions {
-    let mut findings = FindingLifecycle {
+/// Returns the store options of a run: host findings whose host Qualys no
+/// longer lists are deleted at the commit, web-app findings only after the
+/// retention.
+fn sync_options(config: &Config, now_ms: i64) -> SyncOptions {
+    let findings = FindingLifecycle {
         retention_days: Some(config.findings_retention_days),
         ..FindingLifecycle::default()
     };
-    // NOTE: the store checks every finding type against the one host list,
-    // and a web-app finding names a web app, not a host. So host-list
-    // retirement runs only when web-app findings are not synced, and then
-    // only host findings are listed. A host list per finding type in the
-    // store would lift this.
-    if retire_by_host_list {
-        findings
-            .finding_types
-            .retain(|(finding_type, _)| finding_type == "qualys_host_finding");
-    }
     SyncOptions { now_ms, findings }
 }
 

@@ -135,8 +135,12 @@ pub struct TypeCount {
 #[derive(Debug, Clone, PartialEq)]
 pub struct FindingLifecycle {
     /// Finding `_type`s, each with the property that names its host
-    /// (`qualys_host_finding` → `hostId`).
-    pub finding_types: Vec<(String, String)>,
+    /// (`qualys_host_finding` → `hostId`) when it has one. A finding of a
+    /// type with a host property is deleted when a complete host list (see
+    /// [`SyncRun::add_listed_hosts`](crate::SyncRun::add_listed_hosts))
+    /// lacks its host; types without one, such as web-app findings, follow
+    /// only the retention.
+    pub finding_types: Vec<(String, Option<String>)>,
     /// Findings unchanged for longer than this are deleted, even when their
     /// type is partial. `None` keeps them forever.
     pub retention_days: Option<u32>,
@@ -146,8 +150,8 @@ impl Default for FindingLifecycle {
     fn default() -> Self {
         FindingLifecycle {
             finding_types: vec![
-                ("qualys_host_finding".to_owned(), "hostId".to_owned()),
-                ("qualys_web_app_finding".to_owned(), "webAppId".to_owned()),
+                ("qualys_host_finding".to_owned(), Some("hostId".to_owned())),
+                ("qualys_web_app_finding".to_owned(), None),
             ],
             retention_days: None,
         }

@@ -51,6 +51,7 @@ conformance!(
     mapper_placeholders,
     mapper_alternatives_and_skip,
     global_rules,
+    host_rule_prefers_host_id_over_shared_fqdn,
     uninstall_removes_only_its_own,
     registry_passwords,
     jobs_state_and_kb_cache,

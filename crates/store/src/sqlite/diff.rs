@@ -188,7 +188,7 @@ fn retire_findings(
     let stage = &ctx.stage.entities;
     let hosts = &ctx.stage.hosts;
     for (finding_type, host_property) in &findings.finding_types {
-        if host_list_complete {
+        if let Some(host_property) = host_property.as_deref().filter(|_| host_list_complete) {
             let path = json_path(host_property);
             let deleted = tx.execute(
                 &format!(
@@ -279,9 +279,11 @@ fn resolve_relationships(
         params![ctx.instance.0],
     )?;
     let count_of = |table: &str| -> Result<i64, StoreError> {
-        Ok(tx.query_row(&format!("SELECT count(*) FROM temp.{table}"), [], |row| {
-            row.get(0)
-        })?)
+        Ok(
+            tx.query_row(&format!("SELECT count(*) FROM temp.{table}"), [], |row| {
+                row.get(0)
+            })?,
+        )
     };
     let dangling = count_of(stage)?.saturating_sub(count_of(&resolved)?);
     Ok((resolved, u64::try_from(dangling).unwrap_or(0)))

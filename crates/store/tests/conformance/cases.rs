@@ -111,6 +111,14 @@ pub fn finding_lifecycle<S: GraphStore>(store: &S) {
     let mut graph = base_graph();
     let f3 = finding("finding-0003", 2, 38172, true);
     graph.push(("findings", e(&f3)));
+    // A web-app finding names a web app, not a host: the host list must not
+    // retire it.
+    let mut web_finding = entity("web-finding-0001", "qualys_web_app_finding", &["Finding"]);
+    web_finding
+        .set("webAppId", 77)
+        .set("qid", 150_001)
+        .set("open", true);
+    graph.push(("findings", e(&web_finding)));
     sync(store, qualys, T0, graph, &all_ok());
 
     // The next window returns only finding-0001, now fixed.
@@ -149,6 +157,7 @@ pub fn finding_lifecycle<S: GraphStore>(store: &S) {
     assert_eq!(report.findings_retired, 1);
     assert!(store.entity(qualys, "finding-0003").unwrap().is_none());
     assert!(store.entity(qualys, "finding-0002").unwrap().is_some());
+    assert!(store.entity(qualys, "web-finding-0001").unwrap().is_some());
 
     // A host list that was not complete deletes nothing.
     let report = sync_with(
@@ -161,8 +170,8 @@ pub fn finding_lifecycle<S: GraphStore>(store: &S) {
     );
     assert_eq!(report.findings_retired, 0);
 
-    // After 30 days of retention, findings not seen again go; the one in
-    // this window stays.
+    // After 30 days of retention, findings not seen again go, web-app
+    // findings included; the one in this window stays.
     let options = SyncOptions {
         now_ms: T0 + 40 * DAY_MS,
         findings: FindingLifecycle {
@@ -173,8 +182,9 @@ pub fn finding_lifecycle<S: GraphStore>(store: &S) {
     graph.retain(|(_, o)| o.key() != "finding-0001");
     graph.push(("findings", e(&finding("finding-0002", 1, 38171, true))));
     let report = sync_with(store, qualys, options, graph, &all_ok(), |_| {});
-    assert_eq!(report.findings_retired, 1);
+    assert_eq!(report.findings_retired, 2);
     assert!(store.entity(qualys, "finding-0001").unwrap().is_none());
+    assert!(store.entity(qualys, "web-finding-0001").unwrap().is_none());
     assert!(store.entity(qualys, "finding-0002").unwrap().is_some());
 }
 
@@ -445,6 +455,91 @@ pub fn global_rules<S: GraphStore>(store: &S) {
     let host2_links = store.relationships_of(host2).unwrap();
     assert_eq!(host2_links.len(), 1);
     assert_eq!(host2_links[0].to_id, finding2);
+}
+
+/// The Host HAS Finding rule tries its joins in order for each finding: a
+/// host id match wins over hosts that share the finding's `fqdn`, and a
+/// later join counts only when it names exactly one host.
+pub fn host_rule_prefers_host_id_over_shared_fqdn<S: GraphStore>(store: &S) {
+    let qualys = instance(store, "acme", InstanceKind::Qualys);
+    let located = |key: &str, host_id: i64, fqdn: &str| {
+        let mut f = finding(key, host_id, 38_170, true);
+        f.set("fqdn", fqdn);
+        f
+    };
+    let graph = |f903_host: i64, host_901_os: &str| {
+        let mut h901 = host("host-000901", 901, "dup.example.test");
+        h901.set("os", host_901_os);
+        vec![
+            ("hosts", e(&h901)),
+            ("hosts", e(&host("host-000902", 902, "dup.example.test"))),
+            ("hosts", e(&host("host-000905", 905, "solo.example.test"))),
+            ("findings", e(&located("f-901", 901, "dup.example.test"))),
+            ("findings", e(&located("f-902", 902, "dup.example.test"))),
+            (
+                "findings",
+                e(&located("f-903", f903_host, "dup.example.test")),
+            ),
+            ("findings", e(&located("f-904", 904, "solo.example.test"))),
+        ]
+    };
+    let links = || -> Vec<(String, String)> {
+        let mut links = Vec::new();
+        for host_key in ["host-000901", "host-000902", "host-000905"] {
+            let host_id = store.entity(qualys, host_key).unwrap().unwrap().id;
+            for link in store.relationships_of(host_id).unwrap() {
+                if link.rule_id.is_some() && link.from_id == host_id {
+                    let to = store.entity_by_id(link.to_id).unwrap().unwrap();
+                    links.push((host_key.to_owned(), to.entity.key.clone()));
+                }
+            }
+        }
+        links.sort();
+        links
+    };
+    let expected = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(h, f)| ((*h).to_owned(), (*f).to_owned()))
+            .collect()
+    };
+
+    sync(store, qualys, T0, graph(903, "Linux"), &all_ok());
+    assert_eq!(
+        links(),
+        expected(&[
+            ("host-000901", "f-901"),
+            ("host-000902", "f-902"),
+            ("host-000905", "f-904"),
+        ]),
+        "f-903 has no host of its id and two hosts share its fqdn"
+    );
+
+    // A changed host re-decides its findings the same way: nothing moves.
+    let report = sync(store, qualys, T0 + DAY_MS, graph(903, "Ubuntu"), &all_ok());
+    assert_eq!(report.entities_updated, 1);
+    assert_eq!(report.rule_relationships_created, 0);
+    assert_eq!(report.rule_relationships_deleted, 0);
+
+    // f-903 now names host 902 by id.
+    let report = sync(
+        store,
+        qualys,
+        T0 + 2 * DAY_MS,
+        graph(902, "Ubuntu"),
+        &all_ok(),
+    );
+    assert_eq!(report.rule_relationships_created, 1);
+    assert_eq!(report.rule_relationships_deleted, 0);
+    assert_eq!(
+        links(),
+        expected(&[
+            ("host-000901", "f-901"),
+            ("host-000902", "f-902"),
+            ("host-000902", "f-903"),
+            ("host-000905", "f-904"),
+        ])
+    );
 }
 
 fn write_file(path: &std::path::Path, text: &str) {

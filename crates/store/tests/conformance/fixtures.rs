@@ -144,7 +144,7 @@ pub fn steps() -> Vec<StepDeclaration> {
         step("hosts", declared(&["discovered_host"], false), Vec::new()),
         step(
             "findings",
-            declared(&["qualys_host_finding"], true),
+            declared(&["qualys_host_finding", "qualys_web_app_finding"], true),
             declared(
                 &["qualys_vulnerability_manager_identified_host_finding"],
                 true,
