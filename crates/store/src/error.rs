@@ -55,6 +55,15 @@ pub enum StoreError {
     #[error("instance {instance} already has a sync run in progress in this process")]
     RunInProgress { instance: InstanceId },
 
+    #[error(
+        "instance {instance} is already syncing in process {process_id} (job {job}); wait for that run to finish, or stop that process and run again"
+    )]
+    RunInProgressElsewhere {
+        instance: InstanceId,
+        job: i64,
+        process_id: u32,
+    },
+
     #[error("failed to make the database {path} readable by its owner only: {source}")]
     DatabasePermissions {
         path: PathBuf,

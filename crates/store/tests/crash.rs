@@ -307,3 +307,51 @@ fn sigkill_at_any_point_keeps_last_commit() {
     drop(store);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// A run of an instance that another live process is syncing is refused,
+/// naming that process, and the other run's job is left alone; once that
+/// process is gone, its job is marked aborted and a new run starts.
+#[test]
+#[cfg(target_os = "linux")]
+fn run_of_another_live_process_is_refused() {
+    let dir = std::env::temp_dir().join(format!("qgraph-store-busy-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("graph.db");
+    spawn_child(&db, 1, "").finish();
+
+    let mut child = spawn_child(&db, 2, "staged 0");
+    child.wait_for("staged 0");
+    let child_pid = child.child.id();
+    let store = SqliteStore::open_with_key(&db, KeySource::Ephemeral).unwrap();
+    let instance = store.instance_by_name("crash").unwrap().unwrap().id;
+    match store.begin_sync(instance, SyncOptions::at(9_000)) {
+        Err(qgraph_store::StoreError::RunInProgressElsewhere { process_id, .. }) => {
+            assert_eq!(process_id, child_pid);
+        }
+        other => panic!("expected the run to be refused, got {other:?}"),
+    }
+    let running = |store: &SqliteStore| {
+        store
+            .jobs(instance, 100)
+            .unwrap()
+            .into_iter()
+            .filter(|j| j.status == JobStatus::Running)
+            .count()
+    };
+    assert_eq!(running(&store), 1, "the live run's job stays RUNNING");
+
+    child.kill();
+    let run = store.begin_sync(instance, SyncOptions::at(9_000)).unwrap();
+    let jobs = store.jobs(instance, 100).unwrap();
+    assert_eq!(
+        jobs.iter()
+            .filter(|j| j.status == JobStatus::Aborted)
+            .count(),
+        1
+    );
+    assert_eq!(running(&store), 1, "only the new run is RUNNING");
+    drop(run);
+    drop(store);
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -95,7 +95,7 @@ fn unknown_schema_version_is_rejected_unchanged() {
             error,
             StoreError::UnknownSchemaVersion {
                 found: 99,
-                supported: 3,
+                supported: 4,
                 ..
             }
         ),
@@ -175,7 +175,8 @@ fn row_count(conn: &rusqlite::Connection, table: &str) -> i64 {
 }
 
 /// A file at schema version 2, as the previous release left it, is
-/// upgraded on open: the two unused indexes go, the data stays.
+/// upgraded on open: the two unused indexes go, jobs get their process
+/// column, the data stays.
 #[test]
 fn version_2_file_is_upgraded_keeping_its_data() {
     let dir = scratch("upgrade");
@@ -190,7 +191,8 @@ fn version_2_file_is_upgraded_keeping_its_data() {
             "CREATE INDEX entities_open ON entities (json_extract(properties, '$.open')) \
                  WHERE json_extract(properties, '$.open') IS NOT NULL; \
              CREATE INDEX relationships_type ON relationships (relationship_type); \
-             DELETE FROM schema_migrations WHERE version = 3;",
+             ALTER TABLE jobs DROP COLUMN process; \
+             DELETE FROM schema_migrations WHERE version >= 3;",
         )
         .unwrap();
         (
@@ -219,7 +221,15 @@ fn version_2_file_is_upgraded_keeping_its_data() {
             row.get(0)
         })
         .unwrap();
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
+    let process_column: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM pragma_table_info('jobs') WHERE name = 'process'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(process_column, 1);
     assert_eq!(row_count(&conn, "entities"), entities);
     assert_eq!(row_count(&conn, "relationships"), relationships);
     drop(conn);

@@ -27,10 +27,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_init.sql")),
     (2, include_str!("migrations/0002_query_indexes.sql")),
     (3, include_str!("migrations/0003_drop_unused_indexes.sql")),
+    (4, include_str!("migrations/0004_job_process.sql")),
 ];
 
 /// The highest schema version this build can open.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// A graph store in one SQLite database.
 ///

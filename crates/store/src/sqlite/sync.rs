@@ -117,23 +117,47 @@ impl SqliteStore {
         instance: InstanceId,
         options: &SyncOptions,
     ) -> Result<(i64, InstanceKind, Stage), StoreError> {
-        let conn = self.conn();
+        let mut conn = self.conn();
         let kind = super::registry::find_instance(&conn, instance)?.kind;
 
-        // NOTE: a RUNNING job is taken to belong to a process that died. Only
-        // this process's runs are tracked, so two processes syncing the same
-        // SQLite instance at once would mark each other's job aborted.
-        conn.execute(
-            "UPDATE jobs SET status = 'ABORTED', ended_on = ?2, \
-             error = 'the process running this job stopped before it committed' \
-             WHERE instance_id = ?1 AND status = 'RUNNING'",
-            params![instance.0, options.now_ms],
+        // The check and the new job row share one write transaction, so two
+        // processes starting at once cannot both find the instance idle.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let this_process = process::current();
+        let running = tx
+            .prepare("SELECT id, process FROM jobs WHERE instance_id = ?1 AND status = 'RUNNING'")?
+            .query_map(params![instance.0], |row| {
+                Ok((row.get::<_, i64>(0)?, row.get::<_, Option<String>>(1)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        for (job, owner) in running {
+            let alive = owner
+                .as_deref()
+                .filter(|owner| Some(*owner) != this_process.as_deref())
+                .and_then(process::alive);
+            if let Some(process_id) = alive {
+                return Err(StoreError::RunInProgressElsewhere {
+                    instance,
+                    job,
+                    process_id,
+                });
+            }
+            // The process that started this job is gone (or it was this
+            // process, whose own runs are tracked in memory): the job died.
+            tx.execute(
+                "UPDATE jobs SET status = 'ABORTED', ended_on = ?2, \
+                 error = 'the process running this job stopped before it committed' \
+                 WHERE id = ?1",
+                params![job, options.now_ms],
+            )?;
+        }
+        tx.execute(
+            "INSERT INTO jobs (instance_id, started_on, status, process) \
+             VALUES (?1, ?2, 'RUNNING', ?3)",
+            params![instance.0, options.now_ms, this_process],
         )?;
-        conn.execute(
-            "INSERT INTO jobs (instance_id, started_on, status) VALUES (?1, ?2, 'RUNNING')",
-            params![instance.0, options.now_ms],
-        )?;
-        let job_id = conn.last_insert_rowid();
+        let job_id = tx.last_insert_rowid();
+        tx.commit()?;
         let stage = Stage::new(job_id);
         stage.create(&conn)?;
         Ok((job_id, kind, stage))
@@ -410,5 +434,57 @@ fn run_status(steps: &[StepDeclaration], results: &[StepResult]) -> RunStatus {
         RunStatus::Failure
     } else {
         RunStatus::PartialSuccess
+    }
+}
+
+/// Identifies processes across a pid's reuse, from `/proc` on Linux.
+mod process {
+    /// Returns `<pid>:<start time>` of this process, or `None` where `/proc`
+    /// does not tell.
+    pub(super) fn current() -> Option<String> {
+        let pid = std::process::id();
+        start_time(pid).map(|start| format!("{pid}:{start}"))
+    }
+
+    /// Returns the pid of the process `identity` names when that process
+    /// still runs: same pid and same start time.
+    pub(super) fn alive(identity: &str) -> Option<u32> {
+        let (pid, start) = identity.split_once(':')?;
+        let pid: u32 = pid.parse().ok()?;
+        (start_time(pid)?.to_string() == start).then_some(pid)
+    }
+
+    /// The start time of a running process in clock ticks since boot:
+    /// field 22 of `/proc/<pid>/stat`; `None` for a zombie (state `Z`, killed
+    /// but not yet reaped) or a missing process. The command name (field 2)
+    /// may hold spaces and parentheses, so fields are counted after its
+    /// closing parenthesis.
+    fn start_time(pid: u32) -> Option<u64> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let (_, after_name) = stat.rsplit_once(')')?;
+        let mut fields = after_name.split_whitespace();
+        if fields.next()? == "Z" {
+            return None;
+        }
+        fields.nth(18)?.parse().ok()
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        #[cfg(target_os = "linux")]
+        fn this_process_is_alive_and_a_made_up_one_is_not() {
+            let me = super::current().expect("Linux has /proc/self/stat");
+            assert_eq!(super::alive(&me), Some(std::process::id()));
+            let (pid, start) = me.split_once(':').expect("pid:start");
+            let other_start = format!("{pid}:{}", start.parse::<u64>().expect("number") + 1);
+            assert_eq!(
+                super::alive(&other_start),
+                None,
+                "a reused pid is not the same process"
+            );
+            assert_eq!(super::alive("4294967295:1"), None);
+            assert_eq!(super::alive("not a process"), None);
+        }
     }
 }
