@@ -155,6 +155,26 @@ pub enum SyncError {
         code: String,
     },
 
+    #[error(
+        "Qualys rejected the credentials of instance {name:?} at {endpoint} during the sync ({message}); nothing of this run was stored: check the user name and password with `qgraph integration edit {name}`"
+    )]
+    CredentialsRejected {
+        name: String,
+        endpoint: String,
+        message: String,
+        /// The Qualys error code, or the HTTP status as text.
+        code: String,
+    },
+
+    #[error(
+        "Qualys at {api_url} answered the account check of instance {name:?} with a server error ({message}); the credentials were not checked: try again later"
+    )]
+    Unavailable {
+        name: String,
+        api_url: String,
+        message: String,
+    },
+
     #[error("graph store error: {0}")]
     Store(#[from] StoreError),
 }
@@ -302,6 +322,22 @@ fn run_error(name: &str, error: RunError<StoreError>) -> SyncError {
             api_url,
             message,
             code,
+        },
+        RunError::CredentialsRejected {
+            endpoint,
+            message,
+            code,
+            ..
+        } => SyncError::CredentialsRejected {
+            name: name.to_owned(),
+            endpoint,
+            message,
+            code,
+        },
+        RunError::Unavailable { api_url, message } => SyncError::Unavailable {
+            name: name.to_owned(),
+            api_url,
+            message,
         },
         RunError::Sink { source, .. } => SyncError::Store(source),
     }

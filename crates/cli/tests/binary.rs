@@ -169,7 +169,7 @@ async fn run_exit_status_is_two_when_partial() {
     let sim = start_sim(40).await;
     sim.handle().inject(FaultRule::always(
         Endpoint::KnowledgeBase,
-        FaultKind::AccountExpired,
+        FaultKind::TruncatedXml,
     ));
     let dir = TempDir::new("bin-partial");
     let db = db_text(&dir);
@@ -183,8 +183,57 @@ async fn run_exit_status_is_two_when_partial() {
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert!(stdout.contains("PARTIAL_SUCCESS"), "{stdout}");
     assert!(stdout.contains("fetch-finding-vulns: FAILURE"), "{stdout}");
-    assert!(stdout.contains("Qualys code"), "{stdout}");
-    assert!(run.stderr.is_empty(), "--quiet printed: {}", text(&run));
+    assert!(stdout.contains("knowledge_base"), "{stdout}");
+    // --quiet leaves only the warnings of the retried pages on stderr.
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr
+            .lines()
+            .all(|line| line.contains("retrying Qualys page")),
+        "--quiet printed: {stderr}"
+    );
+    sim.shutdown().await;
+}
+
+/// A subscription that expires in the middle of a sync ends it with exit
+/// status 1 and says so; nothing of the run is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_exit_status_is_one_when_subscription_expires_mid_run() {
+    let sim = start_sim(40).await;
+    sim.handle().inject(FaultRule::always(
+        Endpoint::KnowledgeBase,
+        FaultKind::AccountExpired,
+    ));
+    let dir = TempDir::new("bin-expired");
+    let db = db_text(&dir);
+    let password_file = write_password(&dir, SIM_PASSWORD);
+    let add = qgraph_async(&dir, &add_args("p", &db, &sim.base_url(), &password_file)).await;
+    assert!(add.status.success(), "{}", text(&add));
+
+    let run = qgraph_async(&dir, &["integration", "run", "p", "--db", &db, "--quiet"]).await;
+
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains("has expired"), "{stderr}");
+    assert!(stderr.contains("not at fault"), "{stderr}");
+    let count = qgraph_async(
+        &dir,
+        &[
+            "query",
+            "--db",
+            &db,
+            "FIND qualys_host_finding RETURN count(qualys_host_finding)",
+            "--format",
+            "csv",
+        ],
+    )
+    .await;
+    assert!(count.status.success(), "{}", text(&count));
+    let counted = String::from_utf8_lossy(&count.stdout);
+    assert!(
+        counted.lines().any(|line| line.trim() == "0"),
+        "nothing stored: {counted}"
+    );
     sim.shutdown().await;
 }
 

@@ -96,7 +96,7 @@ async fn failing_knowledge_base_makes_run_partial() {
     let sim = start_sim(20).await;
     sim.handle().inject(FaultRule::always(
         Endpoint::KnowledgeBase,
-        FaultKind::AccountExpired,
+        FaultKind::ServerError { status: 503 },
     ));
     let dir = TempDir::new("partial");
     let store = open_store(&dir);
@@ -155,7 +155,7 @@ async fn failing_endpoint_deletes_nothing() {
     let relationships = relationship_counts(&store);
     sim.handle().inject(FaultRule::always(
         Endpoint::HostList,
-        FaultKind::AccountExpired,
+        FaultKind::ServerError { status: 503 },
     ));
 
     let summary = sync_at(&store, "d", now + HOUR_MS).await.unwrap();

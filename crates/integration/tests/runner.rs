@@ -297,6 +297,81 @@ async fn expired_subscription_is_not_blamed_on_password() {
     }
 }
 
+/// A request refused for the account itself in the middle of a run ends
+/// the run with the cause, and nothing after the failing step is called.
+#[tokio::test]
+async fn account_refused_mid_run_ends_the_run() {
+    let cases = [
+        ("2001", "Qualys code 2001: This account has expired.", true),
+        (
+            "EVALUATION_EXPIRED",
+            "responseCode EVALUATION_EXPIRED",
+            true,
+        ),
+        ("2000", "Qualys code 2000: Bad Login/Password", false),
+        ("401", "HTTP 401", false),
+    ];
+    for (code, message, expired) in cases {
+        let mut source = subscription();
+        source.host_id_pages.push(Err(FakeError {
+            message: message.to_owned(),
+            code: Some(code.to_owned()),
+        }));
+        let mut sink = MemorySink::default();
+        let error = RunSetup::new(config(|_| {}))
+            .run(&source, &mut sink)
+            .await
+            .unwrap_err();
+        match (&error, expired) {
+            (RunError::SubscriptionExpired { code: found, .. }, true)
+            | (RunError::CredentialsRejected { code: found, .. }, false) => {
+                assert_eq!(found, code);
+            }
+            (other, _) => panic!("code {code}: unexpected error {other:?}"),
+        }
+        let calls = source.calls();
+        assert!(
+            calls.last().is_some_and(|c| c.starts_with("host_ids")),
+            "code {code}: nothing is called after the refused step: {calls:?}"
+        );
+    }
+}
+
+/// A 403 (no right to one API) fails its step only; the run goes on.
+#[tokio::test]
+async fn forbidden_page_fails_only_its_step() {
+    let mut source = subscription();
+    source.host_id_pages.push(Err(FakeError {
+        message: "HTTP 403".to_owned(),
+        code: Some("403".to_owned()),
+    }));
+    let mut sink = MemorySink::default();
+    let outcome = RunSetup::new(config(|_| {}))
+        .run(&source, &mut sink)
+        .await
+        .unwrap();
+    assert_eq!(outcome.status, RunStatus::PartialSuccess);
+}
+
+/// A server error on the account check is not blamed on the credentials.
+#[tokio::test]
+async fn server_error_on_account_check_is_not_a_credentials_problem() {
+    let mut source = subscription();
+    source.portal_error = Some(FakeError {
+        message: "HTTP 503 Service Unavailable".to_owned(),
+        code: Some("503".to_owned()),
+    });
+    let mut sink = MemorySink::default();
+    let error = RunSetup::new(config(|_| {}))
+        .run(&source, &mut sink)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, RunError::Unavailable { .. }), "{error:?}");
+    let message = error.to_string();
+    assert!(message.contains("server error"), "{message}");
+    assert!(!message.contains("password"), "{message}");
+}
+
 #[tokio::test]
 async fn sink_error_ends_the_run_with_the_step() {
     let source = subscription();

@@ -136,6 +136,22 @@ pub enum RunError<E: std::error::Error + 'static> {
         code: String,
     },
 
+    #[error(
+        "Qualys rejected the credentials at {endpoint} during the sync ({message}); nothing of this run was stored: check the user name and password, and that the user may call this API"
+    )]
+    CredentialsRejected {
+        api_url: String,
+        endpoint: String,
+        message: String,
+        /// The Qualys error code, or the HTTP status as text.
+        code: String,
+    },
+
+    #[error(
+        "Qualys at {api_url} answered the account check with a server error ({message}); the credentials were not checked: try again later"
+    )]
+    Unavailable { api_url: String, message: String },
+
     #[error("writing the graph objects of step {step} failed: {source}")]
     Sink {
         step: String,
@@ -159,12 +175,53 @@ fn verification_error<E: SourceError, K: std::error::Error + 'static>(
                 code,
             }
         }
+        Some(code) if is_server_error_status(&code) => RunError::Unavailable { api_url, message },
         code => RunError::Verification {
             api_url,
             message,
             code,
         },
     }
+}
+
+/// True for an HTTP status of the 5xx class, as [`SourceError::code`] gives
+/// it for HTTP errors without a Qualys code.
+fn is_server_error_status(code: &str) -> bool {
+    code.len() == 3 && code.starts_with('5') && code.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Returns the error that ends the run when a step's request was refused
+/// for the account itself: an expired subscription, or credentials that
+/// Qualys no longer accepts. Other steps would fail the same way, so the
+/// run stops instead of storing a partial graph. A 403 (no right to one
+/// API) only fails its step.
+fn account_error<K: std::error::Error + 'static>(
+    config: &Config,
+    result: &StepResult,
+) -> Option<RunError<K>> {
+    result.errors.iter().find_map(|error| {
+        let code = error.code.as_deref()?;
+        let api_url = config.api_url.as_string();
+        let message = error.message.clone();
+        if qgraph_qualys::error::is_expired_code(code) {
+            return Some(RunError::SubscriptionExpired {
+                api_url,
+                message,
+                code: code.to_owned(),
+            });
+        }
+        matches!(code, "INVALID_CREDENTIALS" | "2000" | "401").then(|| {
+            RunError::CredentialsRejected {
+                api_url,
+                endpoint: error
+                    .endpoint
+                    .clone()
+                    .unwrap_or_else(|| "an endpoint".to_owned()),
+                message,
+                code: code.to_owned(),
+            }
+        })
+    })
 }
 
 /// Data the steps pass on to later steps.
@@ -223,6 +280,9 @@ pub async fn run_sync<S: QualysSource, K: GraphSink>(
         input.observer.step_started(declaration);
         let result = run_step(&context, sink, &mut state, declaration, &results).await?;
         input.observer.step_finished(&result);
+        if let Some(error) = account_error(input.config, &result) {
+            return Err(error);
+        }
         results.push(result);
     }
 
