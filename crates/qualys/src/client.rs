@@ -492,7 +492,7 @@ impl Inner {
             let error = match self.attempt_page(request, parser, tx, &mut delivered).await {
                 Ok(done) => return Ok(done),
                 Err(None) => return Err(PageStop::Closed),
-                Err(Some(error)) => error,
+                Err(Some(error)) => self.refuse_long_wait(request.endpoint, error),
             };
             let retryable = RetryPolicy::classify(&error);
             if retryable == Retryable::Throttled {
@@ -526,6 +526,28 @@ impl Inner {
         match tx.send(Err(failure)).await {
             Ok(()) => PageStop::Failed,
             Err(_) => PageStop::Closed,
+        }
+    }
+
+    /// Replaces a throttle whose requested wait is over the retry policy's
+    /// limit by [`QualysError::WaitTooLong`], before the wait reaches the
+    /// governor and holds every request of the API family.
+    fn refuse_long_wait(&self, endpoint: Endpoint, error: QualysError) -> QualysError {
+        let limit = self.config.retry.max_throttle_wait;
+        match &error {
+            QualysError::Api {
+                retry_after: Some(wait),
+                ..
+            } if RetryPolicy::classify(&error) == Retryable::Throttled && *wait > limit => {
+                // The response's own headers may already have set the wait.
+                self.governor(endpoint).forget_waits_longer_than(limit);
+                QualysError::WaitTooLong {
+                    endpoint,
+                    requested_secs: wait.as_secs(),
+                    limit_secs: limit.as_secs(),
+                }
+            }
+            _ => error,
         }
     }
 

@@ -206,6 +206,19 @@ pub enum QualysError {
         /// Endpoint called.
         endpoint: Endpoint,
     },
+    /// Qualys asked for a wait longer than the client's limit (a 409 code
+    /// 1965 whose `SECONDS_TO_WAIT` runs into hours).
+    #[error(
+        "{endpoint}: Qualys asked to wait {requested_secs} s before the next call, longer than the {limit_secs} s a sync waits; run the sync again after that time"
+    )]
+    WaitTooLong {
+        /// Endpoint called.
+        endpoint: Endpoint,
+        /// The wait Qualys asked for, in seconds.
+        requested_secs: u64,
+        /// The longest wait the client accepts, in seconds.
+        limit_secs: u64,
+    },
     /// A page failed after its retries; its records may be incomplete.
     #[error("{source}; {} (page {})", describe_retries(*attempts), page.describe())]
     PageFailed {
@@ -303,7 +316,8 @@ impl QualysError {
             | Self::Transport { endpoint, .. }
             | Self::Parse { endpoint, .. }
             | Self::Record { endpoint, .. }
-            | Self::NoCursor { endpoint } => Some(*endpoint),
+            | Self::NoCursor { endpoint }
+            | Self::WaitTooLong { endpoint, .. } => Some(*endpoint),
             Self::PageFailed { page, .. } => Some(page.endpoint),
             Self::InvalidApiUrl { .. }
             | Self::InvalidParameter { .. }

@@ -182,6 +182,23 @@ impl Governor {
             .map(|until| until - now)
     }
 
+    /// Drops a wait that runs longer than `limit` from now, so the requests
+    /// of a sync that refused such a wait fail at once instead of queueing
+    /// behind it. Shorter waits stay.
+    pub fn forget_waits_longer_than(&self, limit: Duration) {
+        let horizon = Instant::now() + limit;
+        let mut state = self.shared.lock();
+        if state.blocked_until.is_some_and(|until| until > horizon) {
+            state.blocked_until = None;
+        }
+        if state.budget_reset.is_some_and(|reset| reset > horizon) {
+            state.budget_reset = None;
+            state.budget = None;
+        }
+        drop(state);
+        self.shared.changed.notify_waiters();
+    }
+
     /// Current number of requests allowed in parallel (for tests and progress reports).
     pub fn slots(&self) -> u32 {
         self.shared.lock().slots

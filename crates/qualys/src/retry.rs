@@ -38,6 +38,9 @@ pub struct RetryPolicy {
     pub initial_backoff: Duration,
     /// Maximum delay between attempts.
     pub max_backoff: Duration,
+    /// The longest wait Qualys may ask for (409 code 1965); a longer one
+    /// fails the page at once instead of holding the sync for hours.
+    pub max_throttle_wait: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -47,6 +50,8 @@ impl Default for RetryPolicy {
             max_throttled_attempts: 20,
             initial_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(60),
+            // Qualys rate-limit windows are an hour at most by default.
+            max_throttle_wait: Duration::from_secs(3_600),
         }
     }
 }
@@ -94,6 +99,7 @@ impl RetryPolicy {
             | QualysError::ClientBuild { .. }
             | QualysError::Record { .. }
             | QualysError::NoCursor { .. }
+            | QualysError::WaitTooLong { .. }
             | QualysError::PageFailed { .. } => Retryable::No,
         }
     }

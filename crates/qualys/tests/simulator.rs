@@ -177,6 +177,56 @@ async fn rate_limit_409_waits_seconds_to_wait() {
     sim.shutdown().await;
 }
 
+/// A 1965 asking for a wait over the policy's limit (an hour by default)
+/// fails the page at once with the wait named, instead of sleeping for a day.
+#[tokio::test(start_paused = true)]
+async fn rate_limit_wait_over_the_limit_fails_the_page() {
+    let config = generated(20);
+    let sim = start(&config).await;
+    let client = client(&sim);
+    let host_ids = all_host_ids(&client).await;
+    sim.handle().inject(FaultRule::once(
+        SimEndpoint::HostDetection,
+        FaultKind::RateLimit {
+            seconds_to_wait: 100_000,
+        },
+    ));
+
+    let started = Instant::now();
+    let query = DetectionQuery {
+        host_ids,
+        ..DetectionQuery::default()
+    };
+    let (_hosts, errors) = drain(client.host_detections(&query)).await;
+
+    assert!(started.elapsed() < Duration::from_secs(60), "it waited");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let message = errors[0].to_string();
+    assert!(
+        message.contains("asked to wait 100000 s") && message.contains("3600 s"),
+        "{message}"
+    );
+    match &errors[0] {
+        QualysError::PageFailed { source, .. } => {
+            assert!(matches!(
+                **source,
+                QualysError::WaitTooLong {
+                    requested_secs: 100_000,
+                    ..
+                }
+            ));
+        }
+        other => panic!("expected a failed page, got {other:?}"),
+    }
+    assert_eq!(sim.handle().request_count(SimEndpoint::HostDetection), 1);
+    // The governor was not told to wait: the next request goes out at once.
+    let started = Instant::now();
+    let again = all_host_ids(&client).await;
+    assert!(!again.is_empty());
+    assert!(started.elapsed() < Duration::from_secs(60));
+    sim.shutdown().await;
+}
+
 #[tokio::test(start_paused = true)]
 async fn concurrency_409_waits_for_cooldown() {
     let config = generated(30);
