@@ -26,7 +26,8 @@ pub enum Loopback {
     /// Only Qualys platform hosts over HTTPS.
     #[default]
     Reject,
-    /// Also `http(s)://127.0.0.1:<port>`, `localhost:<port>` and `[::1]:<port>`, for tests.
+    /// Also `http(s)://` with any 127.0.0.0/8 address, `localhost` or `[::1]`
+    /// and a port, for the simulator.
     Allow,
 }
 
@@ -115,8 +116,13 @@ impl fmt::Display for ApiUrl {
     }
 }
 
+/// True for `localhost`, `[::1]` and any IPv4 address in 127.0.0.0/8, the
+/// addresses the simulator may bind.
 fn is_loopback(host: &str) -> bool {
-    matches!(host, "127.0.0.1" | "localhost" | "[::1]")
+    matches!(host, "localhost" | "[::1]")
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|address| address.is_loopback())
 }
 
 fn is_platform_host(host: &str) -> bool {
@@ -193,6 +199,8 @@ mod tests {
     fn loopback_needs_opt_in() {
         for url in [
             "http://127.0.0.1:8080",
+            "http://127.0.0.2:9",
+            "http://127.255.255.254:8080",
             "http://localhost:8080/",
             "http://[::1]:9000",
         ] {
