@@ -549,7 +549,7 @@ pub(crate) fn apply_rules(
         if class_is_empty(tx, &rule.source_class)? || class_is_empty(tx, &rule.target_class)? {
             continue;
         }
-        collect_rule_pairs(tx, &rule, changed, &pairs)?;
+        collect_rule_pairs(tx, &rule, changed, &pairs, IN_MEMORY_SIDE_LIMIT)?;
     }
     delete_stale_rule_relationships(tx, changed, &pairs, report)?;
     insert_rule_relationships(tx, &pairs, now_ms, report)?;
@@ -613,11 +613,17 @@ fn collect_rule_pairs(
     rule: &Rule,
     changed: &str,
     pairs: &str,
+    in_memory_limit: i64,
 ) -> Result<(), StoreError> {
-    let source_count = class_count(tx, &rule.source_class)?;
-    let target_count = class_count(tx, &rule.target_class)?;
+    let source_count = class_count(tx, &rule.source_class, in_memory_limit)?;
+    let target_count = class_count(tx, &rule.target_class, in_memory_limit)?;
 
-    let members = changed_members(tx, changed, &rule.source_class, source_count)?;
+    let members = changed_members(
+        tx,
+        changed,
+        &rule.source_class,
+        source_count <= in_memory_limit,
+    )?;
     for (alternative, join) in rule.joins.iter().enumerate() {
         join_from_changed(tx, rule, &members, pairs, join, alternative, Side::Source)?;
     }
@@ -637,10 +643,15 @@ fn collect_rule_pairs(
         params![rule.id],
     )?;
 
-    if source_count <= IN_MEMORY_SIDE_LIMIT {
+    if source_count <= in_memory_limit {
         return join_in_memory(tx, rule, changed, pairs);
     }
-    let members = changed_members(tx, changed, &rule.target_class, target_count)?;
+    let members = changed_members(
+        tx,
+        changed,
+        &rule.target_class,
+        target_count <= in_memory_limit,
+    )?;
     for (alternative, join) in rule.joins.iter().enumerate() {
         join_from_changed(tx, rule, &members, pairs, join, alternative, Side::Target)?;
     }
@@ -670,21 +681,22 @@ fn keep_deciding_alternative(
 }
 
 /// Collects the changed entities of one class into a new temporary table
-/// and returns its name. The loop runs over the smaller of the two sets:
-/// a sync that changed a million findings and a thousand hosts looks up
-/// the thousand hosts in the changed set, not the other way round.
+/// and returns its name. The loop runs over the smaller of the two sets
+/// (`small_class` says the class is): a sync that changed a million findings
+/// and a thousand hosts looks up the thousand hosts in the changed set, not
+/// the other way round.
 fn changed_members(
     tx: &Transaction<'_>,
     changed: &str,
     class: &str,
-    class_count: i64,
+    small_class: bool,
 ) -> Result<String, StoreError> {
     let members = format!("{changed}_members");
     tx.execute_batch(&format!(
         "DROP TABLE IF EXISTS temp.{members}; \
          CREATE TEMP TABLE {members} (id INTEGER PRIMARY KEY);"
     ))?;
-    let sql = if class_count <= IN_MEMORY_SIDE_LIMIT {
+    let sql = if small_class {
         format!(
             "INSERT INTO temp.{members} (id) SELECT ec.entity_id FROM entity_classes ec \
              CROSS JOIN temp.{changed} c ON c.id = ec.entity_id WHERE ec.class = ?1"
@@ -730,13 +742,13 @@ impl Side {
     }
 }
 
-/// Counts the entities of a class, stopping just past the in-memory limit.
-fn class_count(tx: &Transaction<'_>, class: &str) -> Result<i64, StoreError> {
+/// Counts the entities of a class, stopping just past `limit`.
+fn class_count(tx: &Transaction<'_>, class: &str, limit: i64) -> Result<i64, StoreError> {
     Ok(tx
         .prepare_cached(
             "SELECT count(*) FROM (SELECT 1 FROM entity_classes WHERE class = ?1 LIMIT ?2)",
         )?
-        .query_row(params![class, IN_MEMORY_SIDE_LIMIT + 1], |row| row.get(0))?)
+        .query_row(params![class, limit.saturating_add(1)], |row| row.get(0))?)
 }
 
 /// Pairs from changed entities of one side to any entity of the other side,
@@ -1012,4 +1024,116 @@ fn insert_rule_relationships(
     report.rule_relationships_created += u64::try_from(inserted).unwrap_or(0);
     tx.execute_batch(&format!("DROP TABLE temp.{types}"))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests fail loudly on unexpected errors")]
+
+    use qgraph_model::{
+        DeclaredType, Entity, GraphObject, GraphSink, StepDeclaration, StepResult, StepStatus,
+    };
+
+    use super::*;
+    use crate::{GraphStore, InstanceKind, NewInstance, SqliteStore, SyncOptions, SyncRun};
+
+    fn host(key: &str, host_id: i64, fqdn: &str) -> GraphObject {
+        let mut e = Entity::new(key, "discovered_host", &["Host"]).unwrap();
+        e.set("qualysQwebHostId", host_id).set("fqdn", fqdn);
+        GraphObject::Entity(e)
+    }
+
+    fn finding(key: &str, host_id: i64, fqdn: &str) -> GraphObject {
+        let mut e = Entity::new(key, "qualys_host_finding", &["Finding"]).unwrap();
+        e.set("hostId", host_id)
+            .set("fqdn", fqdn)
+            .set("qid", 38_170);
+        GraphObject::Entity(e)
+    }
+
+    /// Rule pairs of every entity, collected with the given in-memory limit.
+    fn pairs_with_limit(store: &SqliteStore, limit: i64) -> Vec<(i64, i64, i64)> {
+        store.with_connection(|conn| {
+            let tx = conn.unchecked_transaction().unwrap();
+            tx.execute_batch(
+                "CREATE TEMP TABLE t_changed (id INTEGER PRIMARY KEY); \
+                 INSERT INTO t_changed SELECT id FROM entities; \
+                 CREATE TEMP TABLE t_pairs (rule_id INTEGER NOT NULL, from_id INTEGER NOT NULL, \
+                     to_id INTEGER NOT NULL, alternative INTEGER NOT NULL, \
+                     PRIMARY KEY (rule_id, from_id, to_id)) WITHOUT ROWID; \
+                 CREATE INDEX temp.t_pairs_target ON t_pairs (rule_id, to_id, alternative);",
+            )
+            .unwrap();
+            for rule in enabled_rules(&tx).unwrap() {
+                collect_rule_pairs(&tx, &rule, "t_changed", "t_pairs", limit).unwrap();
+            }
+            let pairs = tx
+                .prepare("SELECT rule_id, from_id, to_id FROM temp.t_pairs ORDER BY 1, 2, 3")
+                .unwrap()
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+                .unwrap()
+                .collect::<Result<Vec<_>, _>>()
+                .unwrap();
+            tx.rollback().unwrap();
+            pairs
+        })
+    }
+
+    /// The SQL path that runs when both classes of a rule are too large to
+    /// hold in memory decides the same pairs as the in-memory path.
+    #[test]
+    fn sql_and_in_memory_rule_joins_agree() {
+        let store = SqliteStore::open_in_memory().unwrap();
+        let instance = store
+            .create_instance(NewInstance {
+                name: "acme".to_owned(),
+                kind: InstanceKind::Qualys,
+                config: serde_json::json!({}),
+                password: None,
+            })
+            .unwrap()
+            .id;
+        let mut run = store.begin_sync(instance, SyncOptions::at(1_000)).unwrap();
+        run.write(
+            "graph",
+            vec![
+                host("host-901", 901, "dup.example.test"),
+                host("host-902", 902, "dup.example.test"),
+                host("host-905", 905, "solo.example.test"),
+                finding("f-901", 901, "dup.example.test"),
+                finding("f-902", 902, "dup.example.test"),
+                finding("f-903", 903, "dup.example.test"),
+                finding("f-904", 904, "solo.example.test"),
+                finding("f-906", 906, "none.example.test"),
+            ],
+        )
+        .unwrap();
+        let step = StepDeclaration {
+            id: "graph".to_owned(),
+            name: "graph".to_owned(),
+            entity_types: ["discovered_host", "qualys_host_finding"]
+                .into_iter()
+                .map(|t| DeclaredType {
+                    object_type: t.to_owned(),
+                    partial: false,
+                })
+                .collect(),
+            relationship_types: Vec::new(),
+            depends_on: Vec::new(),
+        };
+        let result = StepResult {
+            id: "graph".to_owned(),
+            status: StepStatus::Success,
+            started_on: 1_000,
+            ended_on: 1_000,
+            counts: Default::default(),
+            errors: Vec::new(),
+        };
+        run.commit(&[step], &[result]).unwrap();
+
+        let in_memory = pairs_with_limit(&store, IN_MEMORY_SIDE_LIMIT);
+        let in_sql = pairs_with_limit(&store, 0);
+        assert_eq!(in_memory.len(), 3, "{in_memory:?}");
+        assert_eq!(in_sql, in_memory);
+    }
 }
