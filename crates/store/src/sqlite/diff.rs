@@ -37,12 +37,14 @@ pub(crate) fn apply(
 
     timed("update entities", || update_entities(tx, ctx, report))?;
     timed("create entities", || create_entities(tx, ctx, report))?;
+    watch_rule_links(tx, ctx.stage, true)?;
     timed("retire findings", || {
         retire_findings(tx, ctx, findings, host_list_complete, report)
     })?;
     timed("delete entities", || {
         delete_missing_entities(tx, ctx, report)
     })?;
+    watch_rule_links(tx, ctx.stage, false)?;
 
     let mut resolved = String::new();
     timed("resolve relationships", || {
@@ -74,6 +76,26 @@ pub(crate) fn apply(
     timed("placeholders", || {
         mapper::remove_unused_placeholders(tx, report)
     })?;
+    Ok(())
+}
+
+/// While entities are deleted, notes the other end of every rule
+/// relationship that goes with them as changed, so the mapping rules decide
+/// it again: a finding whose host by id is deleted may now belong to the one
+/// host left with its `fqdn`. Foreign-key cascades fire this trigger too.
+fn watch_rule_links(tx: &Transaction<'_>, stage: &Stage, on: bool) -> Result<(), StoreError> {
+    let trigger = format!("{}_rule_links", stage.changed);
+    let sql = if on {
+        format!(
+            "CREATE TEMP TRIGGER {trigger} AFTER DELETE ON main.relationships \
+             WHEN old.rule_id IS NOT NULL \
+             BEGIN INSERT OR IGNORE INTO {changed} (id) VALUES (old.from_id), (old.to_id); END",
+            changed = stage.changed
+        )
+    } else {
+        format!("DROP TRIGGER IF EXISTS temp.{trigger}")
+    };
+    tx.execute_batch(&sql)?;
     Ok(())
 }
 

@@ -540,6 +540,23 @@ pub fn host_rule_prefers_host_id_over_shared_fqdn<S: GraphStore>(store: &S) {
             ("host-000905", "f-904"),
         ])
     );
+
+    // Host 902 leaves Qualys: its findings fall back to the one host left
+    // with their fqdn, as a first sync of this graph would decide.
+    let mut without_902 = graph(902, "Ubuntu");
+    without_902.retain(|(_, o)| o.key() != "host-000902");
+    let report = sync(store, qualys, T0 + 3 * DAY_MS, without_902, &all_ok());
+    assert_eq!(report.entities_deleted, 1);
+    let host_901 = store.entity(qualys, "host-000901").unwrap().unwrap().id;
+    let mut linked: Vec<String> = store
+        .relationships_of(host_901)
+        .unwrap()
+        .into_iter()
+        .filter(|l| l.rule_id.is_some() && l.from_id == host_901)
+        .map(|l| store.entity_by_id(l.to_id).unwrap().unwrap().entity.key)
+        .collect();
+    linked.sort();
+    assert_eq!(linked, vec!["f-901", "f-902", "f-903"]);
 }
 
 fn write_file(path: &std::path::Path, text: &str) {
