@@ -1,12 +1,19 @@
 //! `qgraph query`: runs one J1QL query on the local graph and prints the result.
 
 use std::io::Read as _;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use qgraph_cli::db::{DEFAULT_DB_FILE, DbArgs};
-use qgraph_query::{QueryOptions, format, run_query};
+use qgraph_cli::escape::{escape_result_controls, guard_result_formulas};
+use qgraph_query::{QueryOptions, RunError, format, run_query};
 use qgraph_store::SqliteStore;
+
+/// Default of `--timeout`, in seconds: 15 times the slowest query goal on a million
+/// findings (2 s, `BENCHMARKS.md`), yet short enough that a query with too many hops
+/// does not hang the shell.
+const DEFAULT_TIMEOUT_SECS: &str = "30";
 
 /// Arguments of `qgraph query`.
 #[derive(Debug, Args)]
@@ -14,6 +21,11 @@ pub struct QueryArgs {
     /// The J1QL query, or `-` to read it from standard input.
     pub query: String,
     /// Output format; TREE results print as JSON vertices and edges in every format but table.
+    ///
+    /// The table shows control characters in values as escapes such as \u{1b}. In CSV, a
+    /// text cell that starts with =, +, -, @, a tab or a carriage return gets a ' in front,
+    /// so a spreadsheet shows it instead of running it as a formula. JSON keeps every value
+    /// as stored.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
     #[command(flatten)]
@@ -24,6 +36,9 @@ pub struct QueryArgs {
     /// Rows per page when the query has no LIMIT.
     #[arg(long, default_value_t = qgraph_query::DEFAULT_PAGE_SIZE, value_parser = clap::value_parser!(u64).range(1..))]
     pub page_size: u64,
+    /// Time limit of the query in seconds (fractions allowed); 0 runs it without a limit.
+    #[arg(long, env = "QGRAPH_QUERY_TIMEOUT", value_name = "SECONDS", default_value = DEFAULT_TIMEOUT_SECS, value_parser = parse_seconds)]
+    pub timeout: Duration,
 }
 
 /// Output formats of `qgraph query`.
@@ -37,28 +52,38 @@ pub enum OutputFormat {
 /// Runs the query and returns the text to print.
 pub fn run(args: &QueryArgs) -> anyhow::Result<String> {
     let text = query_text(&args.query)?;
-    let db = args.db.resolve(DEFAULT_DB_FILE)?;
     // Opening a missing file would create an empty graph, so every query would return no rows.
-    if !db.exists() {
-        anyhow::bail!(
-            "graph database {} not found: set --db or QGRAPH_DB to the file a sync wrote",
-            db.display()
-        );
-    }
+    let db = args.db.resolve_existing(DEFAULT_DB_FILE)?;
     let store =
         SqliteStore::open(&db).with_context(|| format!("failed to open {}", db.display()))?;
     let mut options = QueryOptions::at(qgraph_cli::now_ms());
     options.cursor = args.cursor;
     options.page_size = args.page_size;
-    let result = run_query(&store, &text, &options)?;
+    options.timeout = (!args.timeout.is_zero()).then_some(args.timeout);
+    let result = run_query(&store, &text, &options).map_err(|error| match error {
+        RunError::TimedOut { .. } => {
+            anyhow::anyhow!("{error}, or raise --timeout (in seconds, 0 for no limit)")
+        }
+        other => other.into(),
+    })?;
     Ok(match args.format {
-        OutputFormat::Table => format::to_table(&result),
-        OutputFormat::Csv => format::to_csv(&result),
+        OutputFormat::Table => format::to_table(&escape_result_controls(result)),
+        OutputFormat::Csv => format::to_csv(&guard_result_formulas(result)),
         OutputFormat::Json => {
             let mut json = serde_json::to_string_pretty(&format::to_json(&result))?;
             json.push('\n');
             json
         }
+    })
+}
+
+/// Parses a number of seconds, such as `30` or `0.5`, into a duration.
+fn parse_seconds(text: &str) -> anyhow::Result<Duration> {
+    let seconds: f64 = text
+        .parse()
+        .with_context(|| format!("invalid number of seconds {text:?}"))?;
+    Duration::try_from_secs_f64(seconds).with_context(|| {
+        format!("invalid number of seconds {text:?}: expected a finite number, 0 or more")
     })
 }
 

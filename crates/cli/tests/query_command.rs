@@ -163,3 +163,103 @@ fn query_limit_is_not_a_page() {
         "{text}"
     );
 }
+
+/// Writes 40 entities in a ring where each `HAS` the next three to a fresh database,
+/// so that a chain of undirected hops has six choices per hop.
+fn ring_db(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("graph.db");
+    let entities: Vec<serde_json::Value> = (0..40)
+        .map(
+            |i| serde_json::json!({"_key": format!("T{i}"), "_type": "thing", "_class": ["Thing"]}),
+        )
+        .collect();
+    let relationships: Vec<serde_json::Value> = (0..40)
+        .flat_map(|i| (1..=3).map(move |step| (i, (i + step) % 40)))
+        .map(|(from, to)| serde_json::json!({"from": format!("T{from}"), "class": "HAS", "to": format!("T{to}")}))
+        .collect();
+    let graph = serde_json::json!({"entities": entities, "relationships": relationships});
+    let store = qgraph_store::SqliteStore::open(&path).unwrap();
+    drop(common::load_graph(store, graph));
+    path
+}
+
+/// Counts the ends of all 40 * 6^7 (about 11 million) paths of seven undirected hops,
+/// which takes seconds without a limit.
+const SLOW_QUERY: &str = "FIND thing AS a THAT RELATES TO thing THAT RELATES TO thing \
+    THAT RELATES TO thing THAT RELATES TO thing THAT RELATES TO thing \
+    THAT RELATES TO thing THAT RELATES TO thing AS z RETURN count(z)";
+
+fn assert_timed_out(output: &Output) {
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("timed out after 50ms and was stopped"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("RELATES TO hops"), "{stderr}");
+    assert!(stderr.contains("raise --timeout"), "{stderr}");
+    assert!(stdout(output).is_empty());
+}
+
+#[test]
+fn timeout_flag_stops_slow_query() {
+    let db = ring_db("timeout-flag");
+
+    let output = qgraph(&db, &[SLOW_QUERY, "--timeout", "0.05"], None);
+
+    assert_timed_out(&output);
+}
+
+#[test]
+fn timeout_from_environment_stops_slow_query() {
+    let db = ring_db("timeout-env");
+
+    let output = Command::new(env!("CARGO_BIN_EXE_qgraph"))
+        .args(["query", SLOW_QUERY])
+        .env("QGRAPH_DB", &db)
+        .env("QGRAPH_QUERY_TIMEOUT", "0.05")
+        .output()
+        .unwrap();
+
+    assert_timed_out(&output);
+}
+
+#[test]
+fn zero_timeout_runs_without_limit() {
+    let db = ring_db("timeout-zero");
+
+    let output = qgraph(
+        &db,
+        &[
+            "FIND thing AS a THAT RELATES TO thing AS z RETURN count(z) AS ends",
+            "--timeout",
+            "0",
+            "--format",
+            "csv",
+        ],
+        None,
+    );
+
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(stdout(&output), "ends\r\n40\r\n");
+}
+
+#[test]
+fn invalid_timeout_is_rejected() {
+    let db = ring_db("timeout-invalid");
+    for value in ["-1", "soon", "NaN", "inf"] {
+        let output = qgraph(&db, &["FIND thing", &format!("--timeout={value}")], None);
+
+        assert_eq!(output.status.code(), Some(2), "--timeout {value}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("--timeout"), "{stderr}");
+        assert!(stderr.contains("invalid number of seconds"), "{stderr}");
+    }
+}

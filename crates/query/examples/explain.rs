@@ -36,7 +36,7 @@ fn main() {
 }
 
 use qgraph_store::StoreError;
-use qgraph_store::plan::{GraphPlan, PlanExecutor, PlanObject, PlanResult};
+use qgraph_store::plan::{Deadline, GraphPlan, PlanExecutor, PlanObject, PlanResult};
 
 struct Recorder<'s> {
     store: &'s qgraph_store::SqliteStore,
@@ -44,9 +44,13 @@ struct Recorder<'s> {
 }
 
 impl PlanExecutor for Recorder<'_> {
-    fn execute_plan(&self, plan: &GraphPlan) -> Result<PlanResult, StoreError> {
+    fn execute_plan_until(
+        &self,
+        plan: &GraphPlan,
+        deadline: Option<Deadline>,
+    ) -> Result<PlanResult, StoreError> {
         self.plans.borrow_mut().push(plan.clone());
-        self.store.execute_plan(plan)
+        self.store.execute_plan_until(plan, deadline)
     }
 
     fn load_entities(&self, ids: &[i64]) -> Result<Vec<PlanObject>, StoreError> {

@@ -1,11 +1,13 @@
 //! Runs a query: plans it, executes the plan in the store and shapes the rows.
 
 use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
 
 use qgraph_model::{Properties, Value};
 use qgraph_store::StoreError;
 use qgraph_store::plan::{
-    PathRow, PlanExecutor, PlanObject, PlanOutput, PlanResult, PropertyRef, Slot, SortKey,
+    Deadline, GraphPlan, PathRow, PlanExecutor, PlanObject, PlanOutput, PlanResult, PropertyRef,
+    Slot, SortKey,
 };
 
 use crate::ast::{Expr, Func, OrderKey, Query, Return};
@@ -33,6 +35,10 @@ pub struct QueryOptions {
     pub page_size: u64,
     /// Rows to skip, from the `next_cursor` of the previous page.
     pub cursor: u64,
+    /// Time limit of the run, from planning to the last loaded object; `None` runs
+    /// without a limit. The store stops a statement that runs past it.
+    /// NOTE: shaping rows in Rust (RETURN columns, grouping, sorting) is not stopped.
+    pub timeout: Option<Duration>,
 }
 
 impl QueryOptions {
@@ -43,6 +49,7 @@ impl QueryOptions {
             params: BTreeMap::new(),
             page_size: DEFAULT_PAGE_SIZE,
             cursor: 0,
+            timeout: None,
         }
     }
 }
@@ -52,8 +59,58 @@ impl QueryOptions {
 pub enum RunError {
     #[error(transparent)]
     Query(#[from] QueryError),
+    /// The run passed [`QueryOptions::timeout`] and was stopped.
+    #[error(
+        "the query timed out after {limit:?} and was stopped; narrow it with fewer \
+         RELATES TO hops, a filter on the first entity or a LIMIT"
+    )]
+    TimedOut { limit: Duration },
     #[error("the graph store failed: {0}")]
-    Store(#[from] StoreError),
+    Store(StoreError),
+}
+
+impl From<StoreError> for RunError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::QueryTimedOut { limit } => RunError::TimedOut { limit },
+            other => RunError::Store(other),
+        }
+    }
+}
+
+/// A store whose plans and loads share the deadline of one query run.
+struct Limited<'s, E> {
+    store: &'s E,
+    deadline: Option<Deadline>,
+}
+
+impl<E: PlanExecutor> Limited<'_, E> {
+    /// Returns an error once the deadline has passed; loads are not stopped midway, so
+    /// they check it before each chunk.
+    fn check(&self) -> Result<(), StoreError> {
+        self.deadline.as_ref().map_or(Ok(()), Deadline::check)
+    }
+}
+
+impl<E: PlanExecutor> PlanExecutor for Limited<'_, E> {
+    fn execute_plan_until(
+        &self,
+        plan: &GraphPlan,
+        deadline: Option<Deadline>,
+    ) -> Result<PlanResult, StoreError> {
+        self.store
+            .execute_plan_until(plan, deadline.or(self.deadline))
+    }
+
+    fn load_entities(&self, ids: &[i64]) -> Result<Vec<PlanObject>, StoreError> {
+        self.check()?;
+        self.store.load_entities(ids)
+    }
+
+    fn load_relationships(&self, ids: &[i64]) -> Result<Vec<PlanObject>, StoreError> {
+        self.check()?;
+        self.store.load_relationships(ids)
+    }
 }
 
 /// An edge of a tree result.
@@ -104,6 +161,10 @@ pub fn run_parsed<E: PlanExecutor>(
     aliases: &Aliases,
     options: &QueryOptions,
 ) -> Result<QueryResult, RunError> {
+    let store = &Limited {
+        store,
+        deadline: options.timeout.map(Deadline::after),
+    };
     let context = LiteralContext {
         now_millis: options.now_millis,
         params: options.params.clone(),

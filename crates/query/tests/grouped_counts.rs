@@ -12,7 +12,7 @@ use std::cell::RefCell;
 
 use qgraph_model::Value;
 use qgraph_query::{QueryOptions, QueryResult, run_query};
-use qgraph_store::plan::{GraphPlan, PlanExecutor, PlanObject, PlanOutput, PlanResult};
+use qgraph_store::plan::{Deadline, GraphPlan, PlanExecutor, PlanObject, PlanOutput, PlanResult};
 use qgraph_store::{SqliteStore, StoreError};
 use serde_json::json;
 
@@ -23,9 +23,13 @@ struct Recording<'s> {
 }
 
 impl PlanExecutor for Recording<'_> {
-    fn execute_plan(&self, plan: &GraphPlan) -> Result<PlanResult, StoreError> {
+    fn execute_plan_until(
+        &self,
+        plan: &GraphPlan,
+        deadline: Option<Deadline>,
+    ) -> Result<PlanResult, StoreError> {
         self.outputs.borrow_mut().push(plan.output.clone());
-        self.store.execute_plan(plan)
+        self.store.execute_plan_until(plan, deadline)
     }
 
     fn load_entities(&self, ids: &[i64]) -> Result<Vec<PlanObject>, StoreError> {

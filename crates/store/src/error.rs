@@ -108,4 +108,8 @@ pub enum StoreError {
 
     #[error(transparent)]
     Import(#[from] crate::import::ImportError),
+
+    /// A query ran past its time limit and was stopped.
+    #[error("the query timed out after {limit:?} and was stopped")]
+    QueryTimedOut { limit: std::time::Duration },
 }

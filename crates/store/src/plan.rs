@@ -6,6 +6,8 @@
 //! filters and traversals run in the database. The query engine builds plans
 //! and shapes their rows; the store never parses J1QL.
 
+use std::time::{Duration, Instant};
+
 use qgraph_model::{Properties, Value};
 
 use crate::error::StoreError;
@@ -228,10 +230,57 @@ pub struct PlanObject {
     pub properties: Properties,
 }
 
+/// A time limit on a query run: the instant it ends and the limit it was set from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadline {
+    /// `None` when the limit reaches past what the monotonic clock can represent.
+    at: Option<Instant>,
+    limit: Duration,
+}
+
+impl Deadline {
+    /// Starts a deadline `limit` from now.
+    pub fn after(limit: Duration) -> Self {
+        Deadline {
+            at: Instant::now().checked_add(limit),
+            limit,
+        }
+    }
+
+    /// Returns the limit this deadline was set from, for messages.
+    pub fn limit(&self) -> Duration {
+        self.limit
+    }
+
+    /// Returns whether the deadline has passed.
+    pub fn has_passed(&self) -> bool {
+        self.at.is_some_and(|at| Instant::now() >= at)
+    }
+
+    /// Returns [`StoreError::QueryTimedOut`] once the deadline has passed.
+    pub fn check(&self) -> Result<(), StoreError> {
+        if self.has_passed() {
+            return Err(StoreError::QueryTimedOut { limit: self.limit });
+        }
+        Ok(())
+    }
+}
+
 /// A backend that runs plans.
 pub trait PlanExecutor {
-    /// Runs a plan.
-    fn execute_plan(&self, plan: &GraphPlan) -> Result<PlanResult, StoreError>;
+    /// Runs a plan without a time limit.
+    fn execute_plan(&self, plan: &GraphPlan) -> Result<PlanResult, StoreError> {
+        self.execute_plan_until(plan, None)
+    }
+
+    /// Runs a plan, stopping it with [`StoreError::QueryTimedOut`] once `deadline` passes.
+    ///
+    /// A stopped plan leaves the store as it was, ready for the next statement.
+    fn execute_plan_until(
+        &self,
+        plan: &GraphPlan,
+        deadline: Option<Deadline>,
+    ) -> Result<PlanResult, StoreError>;
 
     /// Loads entities by row id; ids not found are left out.
     fn load_entities(&self, ids: &[i64]) -> Result<Vec<PlanObject>, StoreError>;

@@ -14,13 +14,18 @@ use rusqlite::{Connection, params_from_iter};
 
 use crate::error::StoreError;
 use crate::plan::{
-    CompareOp, CountTarget, EntitySelector, GraphPlan, GroupRow, HopDirection, HopMode, PathRow,
-    PlanExecutor, PlanObject, PlanOutput, PlanResult, PlanValue, Predicate, PropertyRef, Slot,
+    CompareOp, CountTarget, Deadline, EntitySelector, GraphPlan, GroupRow, HopDirection, HopMode,
+    PathRow, PlanExecutor, PlanObject, PlanOutput, PlanResult, PlanValue, Predicate, PropertyRef,
+    Slot,
 };
 use crate::sqlite::SqliteStore;
 
 mod chain;
+mod starts;
+mod time_limit;
 mod value_set;
+
+use time_limit::TimeLimit;
 
 /// Properties that the schema indexes by expression. The data model types
 /// them as scalars, so their comparisons skip the array branch, which would
@@ -40,41 +45,28 @@ const SCALAR_INDEXED: &[&str] = &[
 const REGEXP_FUNCTION: &str = "qgraph_regexp";
 
 impl PlanExecutor for SqliteStore {
-    fn execute_plan(&self, plan: &GraphPlan) -> Result<PlanResult, StoreError> {
+    fn execute_plan_until(
+        &self,
+        plan: &GraphPlan,
+        deadline: Option<Deadline>,
+    ) -> Result<PlanResult, StoreError> {
         let (sql, params) = plan_sql(plan);
         let conn = self.conn();
         register_regexp(&conn)?;
-        let mut statement = conn.prepare_cached(&sql)?;
-        let mut rows = statement.query(params_from_iter(params.iter()))?;
-        if let PlanOutput::CountDistinct { .. } = plan.output {
-            let count = match rows.next()? {
-                Some(row) => row.get::<_, i64>(0)?,
-                None => 0,
-            };
-            return Ok(PlanResult::Count(u64::try_from(count).unwrap_or(0)));
-        }
-        if let PlanOutput::GroupedCounts { keys, counts } = &plan.output {
-            return read_groups(&mut rows, keys.len(), counts.len()).map(PlanResult::Groups);
-        }
-        let (entity_slots, relationship_slots) = match plan.output {
-            PlanOutput::DistinctEntities(_) => (1, 0),
-            _ => (plan.nodes.len(), plan.hops.len()),
+        let Some(deadline) = deadline else {
+            return read_plan(&conn, plan, &sql, &params);
         };
-        let mut paths = Vec::new();
-        while let Some(row) = rows.next()? {
-            let mut path = PathRow {
-                entities: Vec::with_capacity(entity_slots),
-                relationships: Vec::with_capacity(relationship_slots),
-            };
-            for i in 0..entity_slots {
-                path.entities.push(row.get(i)?);
-            }
-            for i in 0..relationship_slots {
-                path.relationships.push(row.get(entity_slots + i)?);
-            }
-            paths.push(path);
+        deadline.check()?;
+
+        // The guard drops, removing the handler, before the connection lock is released.
+        let limit = TimeLimit::install(&conn, deadline);
+        let result = read_plan(&conn, plan, &sql, &params);
+        match result {
+            Err(_) if limit.fired() => Err(StoreError::QueryTimedOut {
+                limit: deadline.limit(),
+            }),
+            other => other,
         }
-        Ok(PlanResult::Paths(paths))
     }
 
     fn load_entities(&self, ids: &[i64]) -> Result<Vec<PlanObject>, StoreError> {
@@ -132,6 +124,46 @@ impl PlanExecutor for SqliteStore {
         }
         Ok(objects)
     }
+}
+
+/// Runs the statement of a plan and reads all its rows.
+fn read_plan(
+    conn: &Connection,
+    plan: &GraphPlan,
+    sql: &str,
+    params: &[SqlValue],
+) -> Result<PlanResult, StoreError> {
+    let mut statement = conn.prepare_cached(sql)?;
+    let mut rows = statement.query(params_from_iter(params.iter()))?;
+    if let PlanOutput::CountDistinct { .. } = plan.output {
+        let count = match rows.next()? {
+            Some(row) => row.get::<_, i64>(0)?,
+            None => 0,
+        };
+        return Ok(PlanResult::Count(u64::try_from(count).unwrap_or(0)));
+    }
+    if let PlanOutput::GroupedCounts { keys, counts } = &plan.output {
+        return read_groups(&mut rows, keys.len(), counts.len()).map(PlanResult::Groups);
+    }
+    let (entity_slots, relationship_slots) = match plan.output {
+        PlanOutput::DistinctEntities(_) => (1, 0),
+        _ => (plan.nodes.len(), plan.hops.len()),
+    };
+    let mut paths = Vec::new();
+    while let Some(row) = rows.next()? {
+        let mut path = PathRow {
+            entities: Vec::with_capacity(entity_slots),
+            relationships: Vec::with_capacity(relationship_slots),
+        };
+        for i in 0..entity_slots {
+            path.entities.push(row.get(i)?);
+        }
+        for i in 0..relationship_slots {
+            path.relationships.push(row.get(entity_slots + i)?);
+        }
+        paths.push(path);
+    }
+    Ok(PlanResult::Paths(paths))
 }
 
 impl SqliteStore {
@@ -301,8 +333,12 @@ impl<'p> SqlBuilder<'p> {
     }
 
     fn statement(&mut self) -> String {
-        let from = self.join_clause();
-        let conditions = self.where_conditions();
+        let starts_only = self.returns_starts_only();
+        let (from, conditions) = if starts_only {
+            self.starts_from_and_conditions()
+        } else {
+            (self.join_clause(), self.where_conditions())
+        };
         let mut sql = String::from("SELECT ");
         sql.push_str(&self.select_list());
         sql.push_str(" FROM ");
@@ -311,7 +347,9 @@ impl<'p> SqlBuilder<'p> {
             sql.push_str(" WHERE ");
             sql.push_str(&conditions.join(" AND "));
         }
-        if let PlanOutput::DistinctEntities(node) = self.plan.output {
+        if let PlanOutput::DistinctEntities(node) = self.plan.output
+            && !starts_only
+        {
             let _ = write!(sql, " GROUP BY {}", self.node_id(node));
         }
         if let PlanOutput::CountDistinct { .. } = self.plan.output {

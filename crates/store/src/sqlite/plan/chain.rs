@@ -135,7 +135,7 @@ impl SqlBuilder<'_> {
 
     /// Selects the start node: through its filter's index when the filter has one, else
     /// from its class, else from `entities`.
-    fn start_node(&mut self, start: usize) -> String {
+    pub(super) fn start_node(&mut self, start: usize) -> String {
         let indexed = self.start_filter_is_indexed(start);
         let Some(class) = self.joined_class(start) else {
             return format!("entities e{start}");
