@@ -33,6 +33,16 @@ pub enum DbPathError {
         #[source]
         source: std::io::Error,
     },
+
+    #[error(
+        "graph database {path} not found: pass --db PATH or set QGRAPH_DB to an existing database, or create one with `qgraph integration add NAME`"
+    )]
+    NotFound { path: PathBuf },
+
+    #[error(
+        "the graph database path {path} is a directory: pass --db with a file path, such as {path}/qgraph.db"
+    )]
+    IsDirectory { path: PathBuf },
 }
 
 impl DbArgs {
@@ -47,6 +57,35 @@ impl DbArgs {
                 Ok(dir.join(file_name))
             }
         }
+    }
+
+    /// Returns the path of a database that must already exist. The commands
+    /// that only read or change a database use it, because opening a missing
+    /// file would create an empty database and hide a mistyped path. Creates
+    /// no directory.
+    pub fn resolve_existing(&self, file_name: &str) -> Result<PathBuf, DbPathError> {
+        let path = match &self.db {
+            Some(path) => path.clone(),
+            None => user_data_dir(|name| std::env::var_os(name))?.join(file_name),
+        };
+        if path.is_dir() {
+            return Err(DbPathError::IsDirectory { path });
+        }
+        if !path.exists() {
+            return Err(DbPathError::NotFound { path });
+        }
+        Ok(path)
+    }
+
+    /// Returns the path of a database that may be created, as
+    /// [`DbArgs::resolve`] does, but rejects a directory, which SQLite reports
+    /// only as "unable to open database file".
+    pub fn resolve_for_create(&self, file_name: &str) -> Result<PathBuf, DbPathError> {
+        let path = self.resolve(file_name)?;
+        if path.is_dir() {
+            return Err(DbPathError::IsDirectory { path });
+        }
+        Ok(path)
     }
 }
 

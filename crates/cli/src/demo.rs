@@ -247,7 +247,7 @@ fn answer_examples(store: &SqliteStore, now_ms: i64) -> Vec<QueryAnswer> {
             title,
             query,
             output: run_query(store, query, &QueryOptions::at(now_ms))
-                .map(|result| format::to_table(&result))
+                .map(|result| format::to_table(&crate::escape::escape_result_controls(result)))
                 .map_err(|error| error.to_string()),
         })
         .collect()

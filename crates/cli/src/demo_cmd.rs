@@ -41,7 +41,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     let db_path = DbArgs {
         db: args.db.clone(),
     }
-    .resolve(DEMO_DB_FILE)?;
+    .resolve_for_create(DEMO_DB_FILE)?;
     let options = DemoOptions {
         source: source(args)?,
         db_path: db_path.clone(),

@@ -1,7 +1,7 @@
 //! Registering, changing and removing integration instances, with the
 //! validation and credential check that come before the store is touched.
 
-use qgraph_integration::{Config, ConfigErrors, RawConfig};
+use qgraph_integration::{Config, ConfigErrors, InstanceNameError, RawConfig};
 use qgraph_qualys::{PortalVersion, QualysError};
 use qgraph_store::{
     GraphStore, Instance, InstanceKind, NewInstance, Password, RemovalReport, StoreError,
@@ -21,6 +21,9 @@ pub struct CheckOptions {
 /// An instance change that was rejected. Nothing was stored.
 #[derive(Debug, thiserror::Error)]
 pub enum InstanceError {
+    #[error(transparent)]
+    InvalidName(#[from] InstanceNameError),
+
     #[error("invalid configuration of instance {name:?}: {errors}")]
     Invalid { name: String, errors: ConfigErrors },
 
@@ -71,15 +74,16 @@ pub enum InstanceError {
     Store(#[from] StoreError),
 }
 
-/// Validates `raw` (the account name defaults to `name`), checks the
-/// credentials when `options.verify` is set, and registers the instance with its
-/// password encrypted.
+/// Validates `name` and `raw` (the account name defaults to `name`), checks
+/// the credentials when `options.verify` is set, and registers the instance
+/// with its password encrypted.
 pub async fn add_instance<S: GraphStore>(
     store: &S,
     name: &str,
     mut raw: RawConfig,
     options: CheckOptions,
 ) -> Result<Instance, InstanceError> {
+    qgraph_integration::validate_instance_name(name)?;
     if raw.account_name.is_none() {
         raw.account_name = Some(name.to_owned());
     }

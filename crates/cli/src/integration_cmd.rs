@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
 use qgraph_cli::db::{DEFAULT_DB_FILE, DbArgs};
+use qgraph_cli::escape::escape_controls;
 use qgraph_cli::instances::{self, CheckOptions};
 use qgraph_cli::password::{PasswordError, password_from_env, read_password_file};
 use qgraph_cli::progress::{Progress, ProgressMode, describe_error, describe_step};
@@ -40,9 +41,10 @@ enum IntegrationCommand {
     /// Each field comes from its flag, else from its environment variable
     /// (shown as [env: NAME] below, the same variables `add` reads), else it
     /// keeps its stored value. The password changes only when
-    /// --password-file, --password-env, --prompt-password or QUALYS_PASSWORD
-    /// gives one. A list flag given as '' clears the list, except the
-    /// severities and types, which need at least one value.
+    /// --password-file, --password-env or --prompt-password gives one: edit
+    /// never reads QUALYS_PASSWORD on its own (pass --password-env
+    /// QUALYS_PASSWORD to use it). A list flag given as '' clears the list,
+    /// except the severities and types, which need at least one value.
     Edit(Box<AddArgs>),
     /// Remove an instance with its credentials, job history and every entity and relationship it owns.
     Remove(NameArgs),
@@ -77,7 +79,7 @@ struct RunArgs {
 
 #[derive(Debug, Args)]
 struct AddArgs {
-    /// Instance name.
+    /// Instance name. A new name has 1 to 64 characters from A-Z, a-z, 0-9, '.', '_' and '-', and does not start with '-' or '.'.
     name: String,
     #[command(flatten)]
     db: DbArgs,
@@ -203,12 +205,22 @@ pub fn run(args: IntegrationArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Opens the database the `--db` option names, creating it when missing.
+/// Opens the existing database the `--db` option names. A missing file is
+/// an error, so a mistyped path never creates an empty database.
 pub fn open_store(db: &DbArgs) -> anyhow::Result<SqliteStore> {
-    let path = db.resolve(DEFAULT_DB_FILE)?;
-    SqliteStore::open(&path).with_context(|| {
-        format!(
-            "failed to open the graph database {}: pass --db PATH or set QGRAPH_DB to a writable file",
+    open_path(&db.resolve_existing(DEFAULT_DB_FILE)?)
+}
+
+/// Opens the database the `--db` option names, creating it when missing.
+/// Only `integration add` creates a database.
+fn create_store(db: &DbArgs) -> anyhow::Result<SqliteStore> {
+    open_path(&db.resolve_for_create(DEFAULT_DB_FILE)?)
+}
+
+fn open_path(path: &std::path::Path) -> anyhow::Result<SqliteStore> {
+    SqliteStore::open(path).map_err(|error| {
+        anyhow::anyhow!(
+            "failed to open the graph database {}: {error}; pass --db PATH or set QGRAPH_DB to a writable qgraph database file",
             path.display()
         )
     })
@@ -229,14 +241,36 @@ fn check_options(args: &AddArgs) -> CheckOptions {
     }
 }
 
+/// Whether `QUALYS_PASSWORD` may supply the password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PasswordVariable {
+    /// `add` reads it when no password option is given.
+    Read,
+    /// `edit` never reads it: a variable exported for another instance would
+    /// silently replace the stored password of the one being edited.
+    Ignore,
+}
+
 /// Returns the flags with unset fields filled from their environment
 /// variables, and prints to standard error which variables were used (names
 /// only, because values may be secret). A password option given on the
 /// command line wins over `QUALYS_PASSWORD`.
-fn flags_with_env(flags: &ConfigFlags, password: &PasswordArgs) -> RawConfig {
+fn flags_with_env(
+    flags: &ConfigFlags,
+    password: &PasswordArgs,
+    password_variable: PasswordVariable,
+) -> RawConfig {
     let flags = flags.to_raw();
     let mut env = RawConfig::from_env(|name| std::env::var(name).ok());
-    if password.is_given() {
+    if password_variable == PasswordVariable::Ignore
+        && env.qualys_password.is_some()
+        && !password.is_given()
+    {
+        eprintln!(
+            "ignoring QUALYS_PASSWORD: edit keeps the stored password unless --password-file, --password-env or --prompt-password is given"
+        );
+    }
+    if password.is_given() || password_variable == PasswordVariable::Ignore {
         env.qualys_password = None;
     }
     let from_flags = flags.set_fields();
@@ -253,14 +287,17 @@ fn flags_with_env(flags: &ConfigFlags, password: &PasswordArgs) -> RawConfig {
 }
 
 fn add(args: &AddArgs) -> anyhow::Result<()> {
-    let store = open_store(&args.db)?;
-    let mut raw = flags_with_env(&args.fields, &args.password);
+    // Check the name and read the password before the database file is
+    // created, so a rejected command leaves no empty database behind.
+    qgraph_integration::validate_instance_name(&args.name)?;
+    let mut raw = flags_with_env(&args.fields, &args.password, PasswordVariable::Read);
     if let Some(password) = given_password(&args.password)? {
         raw.qualys_password = Some(password);
     }
     if raw.qualys_password.is_none() {
         raw.qualys_password = Some(prompt_password(&args.name)?);
     }
+    let store = create_store(&args.db)?;
     let instance = runtime()?.block_on(instances::add_instance(
         &store,
         &args.name,
@@ -273,7 +310,7 @@ fn add(args: &AddArgs) -> anyhow::Result<()> {
 
 fn edit(args: &AddArgs) -> anyhow::Result<()> {
     let store = open_store(&args.db)?;
-    let mut changes = flags_with_env(&args.fields, &args.password);
+    let mut changes = flags_with_env(&args.fields, &args.password, PasswordVariable::Ignore);
     if let Some(password) = given_password(&args.password)? {
         changes.qualys_password = Some(password);
     }
@@ -304,7 +341,7 @@ fn given_password(args: &PasswordArgs) -> Result<Option<Secret>, PasswordError> 
 fn prompt_password(name: &str) -> anyhow::Result<Secret> {
     if !std::io::stdin().is_terminal() {
         bail!(
-            "missing Qualys password for instance {name:?}: pass --password-file FILE or --password-env VAR, or set QUALYS_PASSWORD"
+            "missing Qualys password for instance {name:?}: standard input is not a terminal, so pass --password-file FILE or --password-env VAR (add also reads QUALYS_PASSWORD)"
         );
     }
     let text = rpassword::prompt_password(format!("Qualys password for instance {name}: "))
@@ -338,9 +375,13 @@ fn list(db: &DbArgs) -> anyhow::Result<()> {
             ),
             None => "never run".to_owned(),
         };
+        // Names stored before names were checked, and URLs, may contain control characters.
         println!(
             "{:<5} {:<24} {:<42} {}",
-            instance.id.0, instance.name, api_url, last_job
+            instance.id.0,
+            escape_controls(&instance.name),
+            escape_controls(&api_url),
+            last_job
         );
     }
     Ok(())
@@ -352,7 +393,7 @@ fn show(args: &NameArgs) -> anyhow::Result<()> {
     let raw = stored_raw_config(&instance)?;
     let stored = serde_json::to_value(&raw)?;
     println!("id: {}", instance.id);
-    println!("name: {}", instance.name);
+    println!("name: {}", escape_controls(&instance.name));
     for field in FIELDS {
         let value = if field.name == "qualysPassword" {
             if instance.has_password {
@@ -367,7 +408,7 @@ fn show(args: &NameArgs) -> anyhow::Result<()> {
                 None => "(not set)".to_owned(),
             }
         };
-        println!("{}: {value}", field.name);
+        println!("{}: {}", field.name, escape_controls(&value));
     }
     Ok(())
 }
@@ -377,7 +418,10 @@ fn remove(args: &NameArgs) -> anyhow::Result<()> {
     let report = instances::remove_instance(&store, &args.name, qgraph_cli::now_ms())?;
     println!(
         "removed instance {}: deleted {} entities, {} relationships and {} jobs",
-        args.name, report.entities_deleted, report.relationships_deleted, report.jobs_deleted
+        escape_controls(&args.name),
+        report.entities_deleted,
+        report.relationships_deleted,
+        report.jobs_deleted
     );
     Ok(())
 }
@@ -396,7 +440,7 @@ pub fn print_summary(summary: &SyncSummary) {
     let report = &summary.report;
     println!(
         "sync of {} finished: {} (job {})",
-        summary.instance.name,
+        escape_controls(&summary.instance.name),
         serde_json::to_value(summary.status)
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
@@ -404,9 +448,9 @@ pub fn print_summary(summary: &SyncSummary) {
         report.job_id
     );
     for step in &summary.steps {
-        println!("  {}", describe_step(step));
+        println!("  {}", escape_controls(&describe_step(step)));
         for error in &step.errors {
-            println!("    error: {}", describe_error(error));
+            println!("    error: {}", escape_controls(&describe_error(error)));
         }
     }
     println!(
@@ -418,6 +462,21 @@ pub fn print_summary(summary: &SyncSummary) {
         report.relationships_updated + report.mapper_relationships_updated,
         report.relationships_deleted + report.mapper_relationships_deleted,
     );
+    let mapper_changes = report.placeholders_created
+        + report.placeholders_deleted
+        + report.rule_relationships_created
+        + report.rule_relationships_deleted;
+    if mapper_changes > 0 {
+        // These belong to the mapper scope, so the counts above leave them
+        // out while the per-type counts of the graph include them.
+        println!(
+            "  mapper: {} placeholder entities created, {} deleted; {} relationships of the global mapping rules created, {} deleted",
+            report.placeholders_created,
+            report.placeholders_deleted,
+            report.rule_relationships_created,
+            report.rule_relationships_deleted,
+        );
+    }
     if summary.status != qgraph_model::RunStatus::Success {
         println!(
             "  kept, because a step failed or is incremental: {}",

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use qgraph_cli::db::DbArgs;
+use qgraph_cli::escape::escape_controls;
 use qgraph_cli::instances;
 use qgraph_cli::progress::{describe_error, describe_step};
 use qgraph_integration::time::format_iso_seconds;
@@ -44,10 +45,11 @@ fn print_instance_jobs(
     instance: &Instance,
     limit: usize,
 ) -> anyhow::Result<()> {
-    println!("instance {} (id {})", instance.name, instance.id);
+    let name = escape_controls(&instance.name);
+    println!("instance {name} (id {})", instance.id);
     let jobs = store.jobs(instance.id, limit)?;
     if jobs.is_empty() {
-        println!("  no jobs: run `qgraph integration run {}`", instance.name);
+        println!("  no jobs: run `qgraph integration run {name}`");
     }
     for job in &jobs {
         print_job(job);
@@ -78,7 +80,7 @@ fn print_job(job: &JobRecord) {
         );
     }
     if let Some(error) = &job.error {
-        println!("    error: {error}");
+        println!("    error: {}", escape_controls(error));
     }
     // The store returns steps in its own order, so list them in execution order.
     let order: Vec<String> = qgraph_integration::step_declarations()
@@ -96,9 +98,9 @@ fn print_job(job: &JobRecord) {
             counts: step.counts.clone(),
             errors: step.errors.clone(),
         };
-        println!("    {}", describe_step(&result));
+        println!("    {}", escape_controls(&describe_step(&result)));
         for error in &step.errors {
-            println!("      error: {}", describe_error(error));
+            println!("      error: {}", escape_controls(&describe_error(error)));
         }
     }
 }

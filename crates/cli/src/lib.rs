@@ -7,6 +7,8 @@
 
 pub mod db;
 pub mod demo;
+pub mod errors;
+pub mod escape;
 pub mod instances;
 pub mod password;
 pub mod progress;

@@ -9,6 +9,7 @@ mod sim;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use qgraph_cli::errors::error_chain_text;
 use tracing_subscriber::EnvFilter;
 
 /// Pulls a Qualys subscription into a security asset graph and queries it with J1QL.
@@ -44,7 +45,7 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
             Err(error) => {
-                eprintln!("error: {error:#}");
+                eprintln!("error: {}", error_chain_text(error.as_ref()));
                 ExitCode::FAILURE
             }
         },
@@ -54,19 +55,22 @@ fn main() -> ExitCode {
     }
 }
 
-/// Prints a command's error with its causes and returns exit status 1.
+/// Prints a command's error with each distinct cause once and returns exit status 1.
 fn report(result: anyhow::Result<ExitCode>) -> ExitCode {
     result.unwrap_or_else(|error| {
-        eprintln!("error: {error:#}");
+        eprintln!("error: {}", error_chain_text(error.as_ref()));
         ExitCode::FAILURE
     })
 }
 
-/// Sends logs to standard error, filtered by `RUST_LOG` (default: warnings and errors).
+/// Sends logs to standard error, filtered by `RUST_LOG` (default: warnings
+/// and errors), in colour only when standard error is a terminal.
 fn init_tracing() {
+    use std::io::IsTerminal as _;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 }

@@ -115,7 +115,10 @@ pub fn run(args: SimArgs) -> ExitCode {
     match run_inner(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!(
+                "error: {}",
+                qgraph_cli::errors::error_chain_text(error.as_ref())
+            );
             ExitCode::FAILURE
         }
     }

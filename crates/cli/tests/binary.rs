@@ -192,6 +192,10 @@ async fn run_exit_status_is_two_when_partial() {
             .all(|line| line.contains("retrying Qualys page")),
         "--quiet printed: {stderr}"
     );
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "colour codes in a log file: {stderr}"
+    );
     sim.shutdown().await;
 }
 
@@ -326,10 +330,30 @@ fn password_is_not_a_flag() {
 #[test]
 fn default_db_is_in_the_user_data_directory() {
     let dir = TempDir::new("bin-default-db");
+    let password = write_password(&dir, "s3cret-value");
 
+    // Only `add` creates a database; `list` then finds it without --db.
+    let add = qgraph(
+        &dir,
+        &[
+            "integration",
+            "add",
+            "n",
+            "--qualys-username",
+            "exmpl3aw",
+            "--qualys-api-url",
+            "http://127.0.0.1:9",
+            "--allow-loopback-api-url",
+            "--no-verify",
+            "--password-file",
+            &password,
+        ],
+    );
     let list = qgraph(&dir, &["integration", "list"]);
 
+    assert!(add.status.success(), "{}", text(&add));
     assert!(list.status.success(), "{}", text(&list));
+    assert!(String::from_utf8_lossy(&list.stdout).contains(" n "));
     let data_dir = dir.path().join(".local/share/qgraph");
     assert!(data_dir.join("qgraph.db").is_file());
     assert_private(&data_dir);
@@ -385,6 +409,16 @@ fn demo_replays_fixtures() {
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert!(stdout.contains("qualys_web_app_finding"), "{stdout}");
     assert!(stdout.contains("--replay"), "{stdout}");
+    // The mapper's own objects are reported apart from the run's counts,
+    // so the per-type tables that include them add up.
+    let mapper_line = stdout
+        .lines()
+        .find(|line| line.trim_start().starts_with("mapper:"))
+        .unwrap_or_else(|| panic!("no mapper line: {stdout}"));
+    assert!(
+        mapper_line.contains("relationships of the global mapping rules created"),
+        "{mapper_line}"
+    );
 }
 
 #[test]

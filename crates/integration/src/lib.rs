@@ -13,7 +13,8 @@ pub mod time;
 pub mod window;
 
 pub use config::{
-    ApiUrl, Config, ConfigError, ConfigErrors, DetectionType, PollingInterval, RawConfig,
+    ApiUrl, Config, ConfigError, ConfigErrors, DetectionType, InstanceNameError, PollingInterval,
+    RawConfig, validate_instance_name,
 };
 pub use runner::{
     KB_REFRESH_DAYS, KbEntry, NoProgress, RunError, RunInput, RunObserver, RunOutcome, run_sync,

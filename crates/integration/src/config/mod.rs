@@ -2,12 +2,14 @@
 //! [`Config`] after validation.
 
 mod api_url;
+mod name;
 mod raw;
 mod validate;
 
 use std::fmt;
 
 pub use api_url::ApiUrl;
+pub use name::{InstanceNameError, MAX_INSTANCE_NAME_CHARS, validate_instance_name};
 pub use raw::{FIELDS, FieldInfo, ListInput, RawConfig, ScalarInput};
 pub use validate::{ConfigError, ConfigErrors};
 
