@@ -492,7 +492,7 @@ impl Inner {
             let error = match self.attempt_page(request, parser, tx, &mut delivered).await {
                 Ok(done) => return Ok(done),
                 Err(None) => return Err(PageStop::Closed),
-                Err(Some(error)) => self.refuse_long_wait(request.endpoint, error),
+                Err(Some(error)) => self.reject_long_wait(request.endpoint, error),
             };
             let retryable = RetryPolicy::classify(&error);
             if retryable == Retryable::Throttled {
@@ -532,7 +532,7 @@ impl Inner {
     /// Replaces a throttle whose requested wait is over the retry policy's
     /// limit by [`QualysError::WaitTooLong`], before the wait reaches the
     /// governor and holds every request of the API family.
-    fn refuse_long_wait(&self, endpoint: Endpoint, error: QualysError) -> QualysError {
+    fn reject_long_wait(&self, endpoint: Endpoint, error: QualysError) -> QualysError {
         let limit = self.config.retry.max_throttle_wait;
         match &error {
             QualysError::Api {

@@ -79,10 +79,10 @@ pub(crate) fn apply(
     Ok(())
 }
 
-/// While entities are deleted, notes the other end of every rule
-/// relationship that goes with them as changed, so the mapping rules decide
-/// it again: a finding whose host by id is deleted may now belong to the one
-/// host left with its `fqdn`. Foreign-key cascades fire this trigger too.
+/// Turns on (or off) a trigger that marks both ends of every deleted rule
+/// relationship as changed, so the mapping rules decide them again. A
+/// finding whose host by id is deleted may now belong to the one host left
+/// with its `fqdn`. Foreign-key cascades fire the trigger too.
 fn watch_rule_links(tx: &Transaction<'_>, stage: &Stage, on: bool) -> Result<(), StoreError> {
     let trigger = format!("{}_rule_links", stage.changed);
     let sql = if on {

@@ -591,15 +591,15 @@ fn enabled_rules(tx: &Transaction<'_>) -> Result<Vec<Rule>, StoreError> {
         .collect()
 }
 
-/// Entities of the smaller side of a rule are held in memory, with their
-/// join values, up to this many; above it both directions run in SQL.
+/// The largest number of source entities of a rule that are loaded into
+/// memory with their join values. Above it, both directions run in SQL.
 const IN_MEMORY_SIDE_LIMIT: i64 = 200_000;
 
 /// Collects the pairs of one rule that involve a changed entity.
 ///
 /// A rule's joins are alternatives tried in order for each target entity
-/// (each finding, for Host HAS Finding): the first alternative under which
-/// any source matches decides the target's sources, so a finding whose host
+/// (each finding, for Host HAS Finding). The first alternative under which
+/// any source matches decides the target's sources. So a finding whose host
 /// id names a host is not also linked to other hosts that share its `fqdn`.
 /// A later alternative counts only when it names exactly one source, so a
 /// finding whose host has no asset record is not linked to every host with
@@ -682,9 +682,9 @@ fn keep_deciding_alternative(
 
 /// Collects the changed entities of one class into a new temporary table
 /// and returns its name. The loop runs over the smaller of the two sets
-/// (`small_class` says the class is): a sync that changed a million findings
-/// and a thousand hosts looks up the thousand hosts in the changed set, not
-/// the other way round.
+/// (`small_class` is true when the class is the smaller one). A sync that
+/// changed a million findings and a thousand hosts looks up the thousand
+/// hosts in the changed set, not the other way round.
 fn changed_members(
     tx: &Transaction<'_>,
     changed: &str,
@@ -733,7 +733,7 @@ impl Side {
         }
     }
 
-    /// The join property of this side in one alternative of the rule.
+    /// Returns the join property of this side in one alternative of the rule.
     fn property(self, join: &(String, String)) -> &str {
         match self {
             Side::Source => &join.0,
@@ -769,7 +769,7 @@ fn join_from_changed(
         Side::Target => ("t", "s", &target_expr, &source_expr),
     };
     // CROSS JOIN fixes the loop order so the other side is looked up by its
-    // property index; left to choose, SQLite 3.50 scanned every entity of
+    // property index. Left to choose, SQLite 3.50 scanned every entity of
     // the other class for each changed row. The unary `+` strips the TEXT
     // affinity of `entity_key`, which would otherwise keep
     // `json_extract(..) = entity_key` from using an expression index.
@@ -959,8 +959,8 @@ fn insert_rule_relationships(
     now_ms: i64,
     report: &mut SyncReport,
 ) -> Result<(), StoreError> {
-    // `_type` comes from the two entity types and the rule's class; there are
-    // few such combinations, so they are named in Rust once and the rows are
+    // `_type` comes from the two entity types and the rule's class. There are
+    // few such combinations, so they are named in Rust once, and the rows are
     // then inserted by one statement.
     let types = format!("{pairs}_types");
     tx.execute_batch(&format!(

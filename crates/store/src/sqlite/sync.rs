@@ -454,11 +454,11 @@ mod process {
         (start_time(pid)?.to_string() == start).then_some(pid)
     }
 
-    /// The start time of a running process in clock ticks since boot:
-    /// field 22 of `/proc/<pid>/stat`; `None` for a zombie (state `Z`, killed
-    /// but not yet reaped) or a missing process. The command name (field 2)
-    /// may hold spaces and parentheses, so fields are counted after its
-    /// closing parenthesis.
+    /// Returns the start time of a running process in clock ticks since boot,
+    /// field 22 of `/proc/<pid>/stat`. A zombie (state `Z`, killed but not
+    /// yet reaped) or a missing process gives `None`. The command name
+    /// (field 2) may contain spaces and parentheses, so fields are counted
+    /// after its closing parenthesis.
     fn start_time(pid: u32) -> Option<u64> {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
         let (_, after_name) = stat.rsplit_once(')')?;
