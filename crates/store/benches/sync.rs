@@ -11,57 +11,23 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::finding;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use qgraph_model::{
-    DeclaredType, Entity, GraphObject, GraphSink, StepDeclaration, StepResult, StepStatus,
-};
+use qgraph_model::{DeclaredType, GraphObject, GraphSink, StepDeclaration, StepResult, StepStatus};
 use qgraph_store::{
     GraphStore, InstanceId, InstanceKind, KeySource, NewInstance, SqliteStore, SyncOptions,
     SyncReport, SyncRun,
 };
 
 const BATCH: usize = 5_000;
-const HOSTS: u64 = 10_000;
 
 fn entity_count() -> u64 {
     std::env::var("QGRAPH_BENCH_ENTITIES")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000)
-}
-
-/// A host finding shaped like the Qualys converter's output (about 700 bytes of JSON).
-fn finding(i: u64) -> Entity {
-    let host_id = i % HOSTS;
-    let qid = 38_000 + i / HOSTS;
-    let mut e = Entity::new(
-        format!("qualys-host-finding-{host_id}-{qid}"),
-        "qualys_host_finding",
-        &["Finding"],
-    )
-    .unwrap();
-    e.display_name = Some(format!("QID {qid} on host {host_id}"));
-    e.set("qid", qid)
-        .set("hostId", host_id)
-        .set("type", "Confirmed")
-        .set("severity", "high")
-        .set("numericSeverity", 8)
-        .set("qualysSeverity", 4)
-        .set("status", "Active")
-        .set("open", true)
-        .set("category", "system-scan")
-        .set("port", 443)
-        .set("protocol", "tcp")
-        .set("ssl", true)
-        .set("firstFoundOn", 1_690_000_000_000_i64)
-        .set("lastFoundOn", 1_700_000_000_000_i64)
-        .set("lastTestedOn", 1_700_000_000_000_i64)
-        .set("fqdn", format!("host-{host_id}.example.test"))
-        .set("targets", vec![format!("10.0.{}.{}", host_id / 256, host_id % 256), host_id.to_string()])
-        .set("details", "TLSv1.0 is supported on port 443; the server accepts connections with weak cipher suites such as RC4 and 3DES.")
-        .set("production", true)
-        .set("public", true);
-    e
 }
 
 fn steps() -> Vec<StepDeclaration> {

@@ -9,7 +9,12 @@
 
 #![allow(clippy::unwrap_used, reason = "a profiling tool fails loudly")]
 
+#[path = "../benches/common/mod.rs"]
+mod common;
+
 use std::time::Instant;
+
+use common::finding;
 
 use qgraph_model::{
     DeclaredType, Direction, Entity, GraphObject, GraphSink, MappedRelationship, Properties,
@@ -18,39 +23,6 @@ use qgraph_model::{
 use qgraph_store::{
     GraphStore, InstanceKind, KeySource, NewInstance, SqliteStore, SyncOptions, SyncRun,
 };
-
-fn finding(i: u64) -> Entity {
-    let host_id = i % 10_000;
-    let qid = 38_000 + i / 10_000;
-    let mut e = Entity::new(
-        format!("qualys-host-finding-{host_id}-{qid}"),
-        "qualys_host_finding",
-        &["Finding"],
-    )
-    .unwrap();
-    e.display_name = Some(format!("QID {qid} on host {host_id}"));
-    e.set("qid", qid)
-        .set("hostId", host_id)
-        .set("type", "Confirmed")
-        .set("severity", "high")
-        .set("numericSeverity", 8)
-        .set("qualysSeverity", 4)
-        .set("status", "Active")
-        .set("open", true)
-        .set("category", "system-scan")
-        .set("port", 443)
-        .set("protocol", "tcp")
-        .set("ssl", true)
-        .set("firstFoundOn", 1_690_000_000_000_i64)
-        .set("lastFoundOn", 1_700_000_000_000_i64)
-        .set("lastTestedOn", 1_700_000_000_000_i64)
-        .set("fqdn", format!("host-{host_id}.example.test"))
-        .set("targets", vec![format!("10.0.{}.{}", host_id / 256, host_id % 256), host_id.to_string()])
-        .set("details", "TLSv1.0 is supported on port 443; the server accepts connections with weak cipher suites such as RC4 and 3DES.")
-        .set("production", true)
-        .set("public", true);
-    e
-}
 
 /// Builds the `SCANS` mapped relationship from the VMDR service to a
 /// discovered host, matched by `_class` and `qualysQwebHostId`.
