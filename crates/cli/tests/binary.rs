@@ -200,9 +200,9 @@ async fn run_exit_status_is_two_when_partial() {
 }
 
 /// A subscription that expires in the middle of a sync ends it with exit
-/// status 1 and says so; nothing of the run is stored.
+/// status 1 and an expiry message. Nothing of the run is stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn run_exit_status_is_one_when_subscription_expires_mid_run() {
+async fn run_expired_mid_run_exits_one() {
     let sim = start_sim(40).await;
     sim.handle().inject(FaultRule::always(
         Endpoint::KnowledgeBase,

@@ -355,7 +355,7 @@ async fn forbidden_page_fails_only_its_step() {
 
 /// A server error on the account check is not blamed on the credentials.
 #[tokio::test]
-async fn server_error_on_account_check_is_not_a_credentials_problem() {
+async fn account_check_server_error_not_credentials() {
     let mut source = subscription();
     source.portal_error = Some(FakeError {
         message: "HTTP 503 Service Unavailable".to_owned(),

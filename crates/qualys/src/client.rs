@@ -531,7 +531,7 @@ impl Inner {
 
     /// Replaces a throttle whose requested wait is over the retry policy's
     /// limit by [`QualysError::WaitTooLong`], before the wait reaches the
-    /// governor and holds every request of the API family.
+    /// governor and delays every request of the API family.
     fn reject_long_wait(&self, endpoint: Endpoint, error: QualysError) -> QualysError {
         let limit = self.config.retry.max_throttle_wait;
         match &error {

@@ -216,7 +216,7 @@ pub enum QualysError {
         endpoint: Endpoint,
         /// The wait Qualys asked for, in seconds.
         requested_secs: u64,
-        /// The longest wait the client accepts, in seconds.
+        /// Maximum wait the client accepts, in seconds.
         limit_secs: u64,
     },
     /// A page failed after its retries; its records may be incomplete.

@@ -38,8 +38,8 @@ pub struct RetryPolicy {
     pub initial_backoff: Duration,
     /// Maximum delay between attempts.
     pub max_backoff: Duration,
-    /// The longest wait Qualys may ask for (409 code 1965); a longer one
-    /// fails the page at once instead of holding the sync for hours.
+    /// Maximum wait that a 409 code 1965 may request. A longer one fails the
+    /// page at once, so the sync does not stop for hours.
     pub max_throttle_wait: Duration,
 }
 

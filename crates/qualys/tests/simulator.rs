@@ -180,7 +180,7 @@ async fn rate_limit_409_waits_seconds_to_wait() {
 /// A 1965 asking for a wait over the policy's limit (an hour by default)
 /// fails the page at once with the wait named, instead of sleeping for a day.
 #[tokio::test(start_paused = true)]
-async fn rate_limit_wait_over_the_limit_fails_the_page() {
+async fn rate_limit_over_limit_fails_page() {
     let config = generated(20);
     let sim = start(&config).await;
     let client = client(&sim);
@@ -219,7 +219,7 @@ async fn rate_limit_wait_over_the_limit_fails_the_page() {
         other => panic!("expected a failed page, got {other:?}"),
     }
     assert_eq!(sim.handle().request_count(SimEndpoint::HostDetection), 1);
-    // The governor was not told to wait: the next request goes out at once.
+    // The governor does not keep the long wait, so the next request goes out at once.
     let started = Instant::now();
     let again = all_host_ids(&client).await;
     assert!(!again.is_empty());

@@ -138,7 +138,7 @@ pub struct FindingLifecycle {
     /// (`qualys_host_finding` → `hostId`) when it has one. A finding of a
     /// type with a host property is deleted when a complete host list (see
     /// [`SyncRun::add_listed_hosts`](crate::SyncRun::add_listed_hosts))
-    /// lacks its host; types without one, such as web-app findings, follow
+    /// lacks its host. Types without one, such as web-app findings, follow
     /// only the retention.
     pub finding_types: Vec<(String, Option<String>)>,
     /// Findings unchanged for longer than this are deleted, even when their

@@ -308,12 +308,12 @@ fn sigkill_at_any_point_keeps_last_commit() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
-/// A run of an instance that another live process is syncing is refused,
-/// naming that process, and the other run's job is left alone; once that
-/// process is gone, its job is marked aborted and a new run starts.
+/// A run of an instance that another live process is syncing is rejected
+/// with that process named, and the other run's job is left alone. Once
+/// that process is gone, its job is marked aborted and a new run starts.
 #[test]
 #[cfg(target_os = "linux")]
-fn run_of_another_live_process_is_refused() {
+fn sync_busy_in_other_process_rejected() {
     let dir = std::env::temp_dir().join(format!("qgraph-store-busy-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();

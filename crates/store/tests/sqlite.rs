@@ -200,7 +200,8 @@ fn version_2_file_is_upgraded_keeping_its_data() {
             row_count(&conn, "relationships"),
         )
     };
-    assert!(entities > 0 && relationships > 0);
+    assert!(entities > 0);
+    assert!(relationships > 0);
 
     drop(SqliteStore::open_with_key(&path, KeySource::Ephemeral).unwrap());
 
@@ -239,7 +240,7 @@ fn version_2_file_is_upgraded_keeping_its_data() {
 /// New files get 16 KiB pages; a file made with 4 KiB pages keeps them and
 /// still opens and syncs.
 #[test]
-fn page_size_is_16k_for_new_files_and_kept_for_old_ones() {
+fn page_size_new_and_old_files() {
     let dir = scratch("pages");
     let page_size = |path: &std::path::Path| -> i64 {
         let conn = rusqlite::Connection::open(path).unwrap();

@@ -606,7 +606,7 @@ const IN_MEMORY_SIDE_LIMIT: i64 = 200_000;
 /// the same `fqdn`.
 ///
 /// Changed sources are first joined to the targets they match under any
-/// alternative; those targets, and the targets the changed sources are
+/// alternative. Those targets, and the targets the changed sources are
 /// linked to now, are then decided as if they had changed themselves.
 fn collect_rule_pairs(
     tx: &Transaction<'_>,
@@ -625,23 +625,18 @@ fn collect_rule_pairs(
         source_count <= in_memory_limit,
     )?;
     for (alternative, join) in rule.joins.iter().enumerate() {
-        join_from_changed(tx, rule, &members, pairs, join, alternative, Side::Source)?;
+        let into = JoinOutput::Targets(changed);
+        join_from_changed(tx, rule, &members, into, join, alternative, Side::Source)?;
     }
     tx.execute(
         &format!(
             "INSERT OR IGNORE INTO temp.{changed} (id) \
-             SELECT to_id FROM temp.{pairs} WHERE rule_id = ?1 \
-             UNION ALL \
              SELECT r.to_id FROM temp.{members} m \
              CROSS JOIN relationships r ON r.from_id = m.id WHERE r.rule_id = ?1"
         ),
         params![rule.id],
     )?;
     tx.execute_batch(&format!("DROP TABLE temp.{members}"))?;
-    tx.execute(
-        &format!("DELETE FROM temp.{pairs} WHERE rule_id = ?1"),
-        params![rule.id],
-    )?;
 
     if source_count <= in_memory_limit {
         return join_in_memory(tx, rule, changed, pairs);
@@ -653,7 +648,8 @@ fn collect_rule_pairs(
         target_count <= in_memory_limit,
     )?;
     for (alternative, join) in rule.joins.iter().enumerate() {
-        join_from_changed(tx, rule, &members, pairs, join, alternative, Side::Target)?;
+        let into = JoinOutput::Pairs(pairs);
+        join_from_changed(tx, rule, &members, into, join, alternative, Side::Target)?;
     }
     tx.execute_batch(&format!("DROP TABLE temp.{members}"))?;
     keep_deciding_alternative(tx, rule, pairs)
@@ -751,13 +747,22 @@ fn class_count(tx: &Transaction<'_>, class: &str, limit: i64) -> Result<i64, Sto
         .query_row(params![class, limit.saturating_add(1)], |row| row.get(0))?)
 }
 
-/// Pairs from changed entities of one side to any entity of the other side,
+/// The table that [`join_from_changed`] writes its matches into.
+#[derive(Debug, Clone, Copy)]
+enum JoinOutput<'a> {
+    /// (rule, source, target, alternative) rows into this pairs table.
+    Pairs(&'a str),
+    /// The target ids alone into this id table, to decide them later.
+    Targets(&'a str),
+}
+
+/// Joins changed entities of one side to any entity of the other side,
 /// found by the other side's property index.
 fn join_from_changed(
     tx: &Transaction<'_>,
     rule: &Rule,
     members: &str,
-    pairs: &str,
+    into: JoinOutput<'_>,
     (source_property, target_property): &(String, String),
     alternative: usize,
     from_changed: Side,
@@ -768,30 +773,49 @@ fn join_from_changed(
         Side::Source => ("s", "t", &source_expr, &target_expr),
         Side::Target => ("t", "s", &target_expr, &source_expr),
     };
+
     // CROSS JOIN fixes the loop order so the other side is looked up by its
     // property index. Left to choose, SQLite 3.50 scanned every entity of
     // the other class for each changed row. The unary `+` strips the TEXT
     // affinity of `entity_key`, which would otherwise keep
     // `json_extract(..) = entity_key` from using an expression index.
+    // The other side's class is parameter 1 when only target ids are written.
+    let (insert, class_param) = match into {
+        JoinOutput::Pairs(pairs) => (
+            format!(
+                "INSERT OR IGNORE INTO temp.{pairs} (rule_id, from_id, to_id, alternative) \
+                 SELECT ?1, s.id, t.id, ?3"
+            ),
+            "?2",
+        ),
+        JoinOutput::Targets(table) => (
+            format!("INSERT OR IGNORE INTO temp.{table} (id) SELECT t.id"),
+            "?1",
+        ),
+    };
     let sql = format!(
-        "INSERT OR IGNORE INTO temp.{pairs} (rule_id, from_id, to_id, alternative) \
-         SELECT ?1, s.id, t.id, ?3 \
+        "{insert} \
          FROM temp.{members} c \
          CROSS JOIN entities {changed_alias} ON {changed_alias}.id = c.id \
          CROSS JOIN entities {other_alias} ON {other_expr} = +{changed_expr} \
          CROSS JOIN entity_classes {other_alias}c ON {other_alias}c.entity_id = {other_alias}.id \
-             AND {other_alias}c.class = ?2 \
+             AND {other_alias}c.class = {class_param} \
          WHERE s.id != t.id AND {changed_expr} IS NOT NULL"
     );
+
     let start = std::time::Instant::now();
-    tx.execute(
-        &sql,
-        params![
-            rule.id,
-            from_changed.other().class(rule),
-            i64::try_from(alternative).unwrap_or(i64::MAX)
-        ],
-    )?;
+    let other_class = from_changed.other().class(rule);
+    match into {
+        JoinOutput::Pairs(_) => tx.execute(
+            &sql,
+            params![
+                rule.id,
+                other_class,
+                i64::try_from(alternative).unwrap_or(i64::MAX)
+            ],
+        )?,
+        JoinOutput::Targets(_) => tx.execute(&sql, params![other_class])?,
+    };
     tracing::debug!(
         rule = rule.id,
         join = %format!("{source_property} = {target_property}"),
@@ -1051,7 +1075,7 @@ mod tests {
         GraphObject::Entity(e)
     }
 
-    /// Rule pairs of every entity, collected with the given in-memory limit.
+    /// Returns the rule pairs of every entity, collected with the given in-memory limit.
     fn pairs_with_limit(store: &SqliteStore, limit: i64) -> Vec<(i64, i64, i64)> {
         store.with_connection(|conn| {
             let tx = conn.unchecked_transaction().unwrap();

@@ -195,12 +195,13 @@ fn configure(conn: &Connection) -> Result<(), StoreError> {
     // WAL lets readers see the last committed graph while a run commits.
     // synchronous=NORMAL keeps WAL consistent after a process kill and
     // can lose only the last commits on power loss.
-    // 16 KiB pages, set before a new file gets its first table (existing
-    // files keep theirs). A first sync of a million findings writes its
-    // 2.5 GB in one transaction; SQLite searches the WAL index per page
-    // read, and with 4 KiB pages that index grew large enough to make the
-    // commit slower per row as it went (first sync of a million findings in
-    // `examples/sync_profile.rs`: 44.8 s with 4 KiB pages, 36.8 s with 16 KiB).
+    //
+    // 16 KiB pages are set before a new file gets its first table (existing
+    // files keep theirs). A first sync writes its whole graph in one
+    // transaction, and SQLite searches the WAL index on each page read. With
+    // 4 KiB pages that index grew enough to slow the commit per row: a first
+    // sync of a million findings in `examples/sync_profile.rs` took 44.8 s
+    // with 4 KiB pages and 36.8 s with 16 KiB.
     conn.pragma_update(None, "page_size", 16_384)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;

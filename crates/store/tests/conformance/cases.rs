@@ -457,9 +457,9 @@ pub fn global_rules<S: GraphStore>(store: &S) {
     assert_eq!(host2_links[0].to_id, finding2);
 }
 
-/// The Host HAS Finding rule tries its joins in order for each finding: a
-/// host id match wins over hosts that share the finding's `fqdn`, and a
-/// later join counts only when it names exactly one host.
+/// Checks that the Host HAS Finding rule tries its joins in order for each
+/// finding. A host id match wins over hosts that share the finding's
+/// `fqdn`, and a later join counts only when it names exactly one host.
 pub fn host_rule_prefers_host_id_over_shared_fqdn<S: GraphStore>(store: &S) {
     let qualys = instance(store, "acme", InstanceKind::Qualys);
     let located = |key: &str, host_id: i64, fqdn: &str| {
