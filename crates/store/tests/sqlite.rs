@@ -42,6 +42,7 @@ macro_rules! conformance {
 
 conformance!(
     create_update_delete,
+    newest_rows_left_out_are_deleted,
     unchanged_resync_is_noop,
     failed_step_keeps_its_types,
     all_steps_failed_is_failure,

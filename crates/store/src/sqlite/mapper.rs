@@ -517,11 +517,15 @@ struct Rule {
 }
 
 /// Applies the global mapping rules to the entities created or changed in
-/// this commit (ids in the temporary table `changed`). A pair is related
-/// when any of the rule's joins matches.
+/// this commit (ids in the temporary table `changed`). Which pairs a rule
+/// relates is decided by [`collect_rule_pairs`].
+///
+/// Entities with ids above `created_after` were created by this commit, so
+/// no rule relationship of theirs is stored yet and none is looked for.
 pub(crate) fn apply_rules(
     tx: &Transaction<'_>,
     changed: &str,
+    created_after: i64,
     now_ms: i64,
     report: &mut SyncReport,
 ) -> Result<(), StoreError> {
@@ -551,7 +555,7 @@ pub(crate) fn apply_rules(
         }
         collect_rule_pairs(tx, &rule, changed, &pairs, IN_MEMORY_SIDE_LIMIT)?;
     }
-    delete_stale_rule_relationships(tx, changed, &pairs, report)?;
+    delete_stale_rule_relationships(tx, changed, created_after, &pairs, report)?;
     insert_rule_relationships(tx, &pairs, now_ms, report)?;
     tx.execute_batch(&format!("DROP TABLE temp.{pairs}"))?;
     Ok(())
@@ -957,6 +961,7 @@ fn join_in_memory(
 fn delete_stale_rule_relationships(
     tx: &Transaction<'_>,
     changed: &str,
+    created_after: i64,
     pairs: &str,
     report: &mut SyncReport,
 ) -> Result<(), StoreError> {
@@ -964,14 +969,14 @@ fn delete_stale_rule_relationships(
         &format!(
             "DELETE FROM relationships WHERE id IN ( \
                  SELECT r.id FROM temp.{changed} c CROSS JOIN relationships r ON r.from_id = c.id \
-                 WHERE r.rule_id IS NOT NULL \
+                 WHERE c.id <= ?1 AND r.rule_id IS NOT NULL \
                  UNION ALL \
                  SELECT r.id FROM temp.{changed} c CROSS JOIN relationships r ON r.to_id = c.id \
-                 WHERE r.rule_id IS NOT NULL) \
+                 WHERE c.id <= ?1 AND r.rule_id IS NOT NULL) \
                AND NOT EXISTS (SELECT 1 FROM temp.{pairs} p WHERE p.rule_id = relationships.rule_id \
                    AND p.from_id = relationships.from_id AND p.to_id = relationships.to_id)"
         ),
-        [],
+        params![created_after],
     )?;
     report.rule_relationships_deleted += u64::try_from(deleted).unwrap_or(0);
     Ok(())
@@ -1028,6 +1033,8 @@ fn insert_rule_relationships(
             ])?;
         }
     }
+    // The key names the rule and both ids, so the unique key index alone
+    // finds a pair that is already related.
     let inserted = tx.execute(
         &format!(
             "INSERT INTO relationships (instance_id, relationship_key, relationship_type, class, from_id, \
@@ -1039,8 +1046,7 @@ fn insert_rule_relationships(
              JOIN entities f ON f.id = p.from_id JOIN entities t ON t.id = p.to_id \
              JOIN temp.{types} y ON y.rule_id = p.rule_id AND y.from_type = f.entity_type \
                  AND y.to_type = t.entity_type \
-             WHERE NOT EXISTS (SELECT 1 FROM relationships x WHERE x.from_id = p.from_id \
-                 AND x.to_id = p.to_id AND x.rule_id = p.rule_id) \
+             WHERE true \
              ON CONFLICT (instance_id, relationship_key) DO NOTHING"
         ),
         params![MAPPER_INSTANCE.0, InstanceKind::Mapper.source(), now_ms],

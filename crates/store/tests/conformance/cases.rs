@@ -46,6 +46,71 @@ pub fn create_update_delete<S: GraphStore>(store: &S) {
     assert_eq!(unchanged.entity.display_name.as_deref(), Some("Qualys"));
 }
 
+/// The rows a run created last (the highest ids) are deleted like any
+/// other when the next run leaves them out, also while that run creates rows.
+pub fn newest_rows_left_out_are_deleted<S: GraphStore>(store: &S) {
+    let qualys = instance(store, "acme", InstanceKind::Qualys);
+    let a = host("host-a", 1, "a.example.test");
+    let b = host("host-b", 2, "b.example.test");
+    let c = host("host-c", 3, "c.example.test");
+    let d = host("host-d", 4, "d.example.test");
+    let first = sync(
+        store,
+        qualys,
+        T0,
+        vec![
+            ("hosts", e(&a)),
+            ("hosts", e(&b)),
+            ("hosts", e(&c)),
+            ("hosts", r(&has(&a, &b))),
+            ("hosts", r(&has(&a, &c))),
+        ],
+        &all_ok(),
+    );
+    assert_eq!(
+        (first.entities_created, first.relationships_created),
+        (3, 2)
+    );
+
+    // `host-a|has|host-c` sorts last, so it was created last.
+    let second = sync(
+        store,
+        qualys,
+        T0 + DAY_MS,
+        vec![
+            ("hosts", e(&a)),
+            ("hosts", e(&b)),
+            ("hosts", e(&c)),
+            ("hosts", r(&has(&a, &b))),
+        ],
+        &all_ok(),
+    );
+    assert_eq!(second.relationships_deleted, 1);
+    assert_eq!(second.entities_deleted, 0);
+    assert_eq!(
+        relationship_count_of(store, &has(&a, &b).relationship_type),
+        1
+    );
+
+    // `host-c` sorts last among the hosts, so it holds the highest id.
+    let third = sync(
+        store,
+        qualys,
+        T0 + 2 * DAY_MS,
+        vec![
+            ("hosts", e(&a)),
+            ("hosts", e(&b)),
+            ("hosts", e(&d)),
+            ("hosts", r(&has(&a, &b))),
+        ],
+        &all_ok(),
+    );
+    assert_eq!((third.entities_created, third.entities_deleted), (1, 1));
+    assert!(store.entity(qualys, "host-c").unwrap().is_none());
+    assert!(store.entity(qualys, "host-d").unwrap().is_some());
+    assert_eq!(count_of(store, "discovered_host"), 3);
+}
+
 /// A second run with the same objects changes no row.
 pub fn unchanged_resync_is_noop<S: GraphStore>(store: &S) {
     let qualys = instance(store, "acme", InstanceKind::Qualys);
