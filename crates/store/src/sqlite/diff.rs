@@ -309,7 +309,9 @@ fn delete_missing_entities(
 
 /// Resolves the staged relationships whose both endpoints are entities of
 /// the instance into a temporary table, once, for the update and create
-/// phases. Returns the name of the table and the number of staged
+/// phases. The rows go in key order, read from the stage's key index
+/// without a sort, so the create phase appends to the unique key index
+/// instead of writing all over it. Returns the name of the table and the number of staged
 /// relationships left out because an endpoint is missing.
 fn resolve_relationships(
     tx: &Transaction<'_>,
@@ -325,7 +327,8 @@ fn resolve_relationships(
                  t.id AS to_id, r.display_name, r.properties, r.step_id \
              FROM temp.{stage} r \
              JOIN entities f ON f.instance_id = ?1 AND f.entity_key = r.from_key \
-             JOIN entities t ON t.instance_id = ?1 AND t.entity_key = r.to_key"
+             JOIN entities t ON t.instance_id = ?1 AND t.entity_key = r.to_key \
+             ORDER BY r.relationship_key"
         ),
         params![ctx.instance.0],
     )?;
