@@ -295,6 +295,7 @@ pub(crate) fn plan_sql(plan: &GraphPlan) -> (String, Vec<SqlValue>) {
         params: Vec::new(),
         class_only: Vec::new(),
         start_conditions: Vec::new(),
+        walk: None,
     };
     builder.mark_class_only_nodes();
     let sql = builder.statement();
@@ -308,6 +309,8 @@ struct SqlBuilder<'p> {
     class_only: Vec<bool>,
     /// Conditions on the first table of a chain, which has no ON clause.
     start_conditions: Vec<String>,
+    /// The node the statement walks from by nested `EXISTS` (see `starts`), if it does.
+    walk: Option<usize>,
 }
 
 /// The storage location of a property's values.
@@ -333,11 +336,16 @@ impl<'p> SqlBuilder<'p> {
     }
 
     fn statement(&mut self) -> String {
-        let starts_only = self.returns_starts_only();
-        let (from, conditions) = if starts_only {
-            self.starts_from_and_conditions()
-        } else {
-            (self.join_clause(), self.where_conditions())
+        self.walk = self.walk_start();
+        if let (Some(start), PlanOutput::GroupedCounts { keys, counts }) =
+            (self.walk, &self.plan.output)
+            && start > 0
+        {
+            return self.grouped_walk(start, keys, counts);
+        }
+        let (from, conditions) = match self.walk {
+            Some(start) => self.walk_from_and_conditions(start),
+            None => (self.join_clause(), self.where_conditions()),
         };
         let mut sql = String::from("SELECT ");
         sql.push_str(&self.select_list());
@@ -348,7 +356,7 @@ impl<'p> SqlBuilder<'p> {
             sql.push_str(&conditions.join(" AND "));
         }
         if let PlanOutput::DistinctEntities(node) = self.plan.output
-            && !starts_only
+            && self.walk.is_none()
         {
             let _ = write!(sql, " GROUP BY {}", self.node_id(node));
         }
@@ -585,33 +593,42 @@ impl<'p> SqlBuilder<'p> {
 
     /// Conditions on a hop's relationship class and its reached node.
     fn hop_conditions(&mut self, hop_index: usize) -> Vec<String> {
-        let plan = self.plan;
-        let mut parts = Vec::new();
-        if let Some(hop) = plan.hops.get(hop_index)
-            && !hop.classes.is_empty()
-        {
-            let list = self.bind_list(&hop.classes);
-            parts.push(format!("r{hop_index}.class IN ({list})"));
-        }
+        let mut parts: Vec<String> = self
+            .relationship_class_condition(hop_index)
+            .into_iter()
+            .collect();
         parts.extend(self.node_conditions(hop_index + 1));
         parts
     }
 
-    fn node_conditions(&mut self, node: usize) -> Vec<String> {
-        let plan = self.plan;
-        let mut parts = Vec::new();
-        let Some(spec) = plan.nodes.get(node) else {
-            return parts;
-        };
-        if self.joined_class(node).is_none()
-            && let Some(selector) = self.selector_condition(node, &spec.selector)
-        {
-            parts.push(selector);
+    /// Returns the condition on a hop's relationship class, none when the hop follows
+    /// every class.
+    fn relationship_class_condition(&mut self, hop_index: usize) -> Option<String> {
+        let hop = self.plan.hops.get(hop_index)?;
+        if hop.classes.is_empty() {
+            return None;
         }
-        if let Some(filter) = &spec.filter {
+        let list = self.bind_list(&hop.classes);
+        Some(format!("r{hop_index}.class IN ({list})"))
+    }
+
+    /// Returns the conditions on a node's selector and filter.
+    fn node_conditions(&mut self, node: usize) -> Vec<String> {
+        let mut parts: Vec<String> = self.node_selector_condition(node).into_iter().collect();
+        if let Some(filter) = self.plan.nodes.get(node).and_then(|n| n.filter.as_ref()) {
             parts.push(self.predicate(filter));
         }
         parts
+    }
+
+    /// Returns the condition on a node's selector, none when a class join selects or
+    /// the selector is `*`.
+    fn node_selector_condition(&mut self, node: usize) -> Option<String> {
+        let spec = self.plan.nodes.get(node)?;
+        if self.joined_class(node).is_some() {
+            return None;
+        }
+        self.selector_condition(node, &spec.selector)
     }
 
     fn where_conditions(&mut self) -> Vec<String> {
