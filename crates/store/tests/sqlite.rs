@@ -53,6 +53,8 @@ conformance!(
     mapper_alternatives_and_skip,
     global_rules,
     host_rule_prefers_host_id_over_shared_fqdn,
+    removed_placeholder_findings_are_redecided,
+    removed_instance_findings_are_redecided,
     uninstall_removes_only_its_own,
     registry_passwords,
     jobs_state_and_kb_cache,

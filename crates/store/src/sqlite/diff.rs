@@ -66,14 +66,14 @@ pub(crate) fn apply(
     timed("create entities", || {
         create_entities(tx, ctx, before, report)
     })?;
-    watch_rule_links(tx, ctx.stage, true)?;
+    watch_rule_links(tx, &ctx.stage.changed, true)?;
     timed("retire findings", || {
         retire_findings(tx, ctx, before, findings, host_list_complete, report)
     })?;
     timed("delete entities", || {
         delete_missing_entities(tx, ctx, before, report)
     })?;
-    watch_rule_links(tx, ctx.stage, false)?;
+    watch_rule_links(tx, &ctx.stage.changed, false)?;
 
     let mut resolved = String::new();
     timed("resolve relationships", || {
@@ -99,11 +99,15 @@ pub(crate) fn apply(
     timed("mapper", || {
         mapper::resolve_all(tx, ctx.now_ms, Some(&ctx.stage.changed), report)
     })?;
-    timed("mapping rules", || {
-        mapper::apply_rules(tx, &ctx.stage.changed, before.entity, ctx.now_ms, report)
-    })?;
+    // Placeholders go before the rules run, so the findings of a removed
+    // placeholder host are decided again, like those of a deleted host.
+    watch_rule_links(tx, &ctx.stage.changed, true)?;
     timed("placeholders", || {
         mapper::remove_unused_placeholders(tx, report)
+    })?;
+    watch_rule_links(tx, &ctx.stage.changed, false)?;
+    timed("mapping rules", || {
+        mapper::apply_rules(tx, &ctx.stage.changed, before.entity, ctx.now_ms, report)
     })?;
     Ok(())
 }
@@ -112,14 +116,17 @@ pub(crate) fn apply(
 /// relationship as changed, so the mapping rules decide them again. A
 /// finding whose host by id is deleted may now belong to the one host left
 /// with its `fqdn`. Foreign-key cascades fire the trigger too.
-fn watch_rule_links(tx: &Transaction<'_>, stage: &Stage, on: bool) -> Result<(), StoreError> {
-    let trigger = format!("{}_rule_links", stage.changed);
+pub(crate) fn watch_rule_links(
+    tx: &Transaction<'_>,
+    changed: &str,
+    on: bool,
+) -> Result<(), StoreError> {
+    let trigger = format!("{changed}_rule_links");
     let sql = if on {
         format!(
             "CREATE TEMP TRIGGER {trigger} AFTER DELETE ON main.relationships \
              WHEN old.rule_id IS NOT NULL \
-             BEGIN INSERT OR IGNORE INTO {changed} (id) VALUES (old.from_id), (old.to_id); END",
-            changed = stage.changed
+             BEGIN INSERT OR IGNORE INTO {changed} (id) VALUES (old.from_id), (old.to_id); END"
         )
     } else {
         format!("DROP TRIGGER IF EXISTS temp.{trigger}")

@@ -200,6 +200,19 @@ impl SqliteStore {
             jobs_deleted: count("SELECT count(*) FROM jobs WHERE instance_id = ?1")?,
         };
 
+        // Entities whose rule relationships go with this instance's entities
+        // (findings of its hosts) are decided again below.
+        let changed = format!("removal_changed_{}", id.0);
+        let created_after: i64 =
+            tx.query_row("SELECT coalesce(max(id), 0) FROM entities", [], |row| {
+                row.get(0)
+            })?;
+        tx.execute_batch(&format!(
+            "DROP TABLE IF EXISTS temp.{changed}; \
+             CREATE TEMP TABLE {changed} (id INTEGER PRIMARY KEY);"
+        ))?;
+        super::diff::watch_rule_links(&tx, &changed, true)?;
+
         // Relationships first, so the entity deletes below cascade only to
         // relationships of other owners that pointed at this instance.
         tx.execute(
@@ -216,8 +229,11 @@ impl SqliteStore {
         // Mapped relationships of other instances that targeted the removed
         // entities now fall back to placeholders; unused placeholders go.
         let mut mapper_report = crate::types::SyncReport::default();
-        super::mapper::resolve_all(&tx, now_ms, None, &mut mapper_report)?;
+        super::mapper::resolve_all(&tx, now_ms, Some(&changed), &mut mapper_report)?;
         super::mapper::remove_unused_placeholders(&tx, &mut mapper_report)?;
+        super::diff::watch_rule_links(&tx, &changed, false)?;
+        super::mapper::apply_rules(&tx, &changed, created_after, now_ms, &mut mapper_report)?;
+        tx.execute_batch(&format!("DROP TABLE temp.{changed}"))?;
         tx.commit()?;
         Ok(report)
     }

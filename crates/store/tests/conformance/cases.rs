@@ -624,6 +624,101 @@ pub fn host_rule_prefers_host_id_over_shared_fqdn<S: GraphStore>(store: &S) {
     assert_eq!(linked, vec!["f-901", "f-902", "f-903"]);
 }
 
+/// Checks that the findings of a placeholder host are decided again when the
+/// placeholder goes, so they move to the one host left with their `fqdn`.
+pub fn removed_placeholder_findings_are_redecided<S: GraphStore>(store: &S) {
+    let qualys = instance(store, "acme", InstanceKind::Qualys);
+    let target = [
+        ("_type", Value::from("discovered_host")),
+        ("_class", Value::from("Host")),
+        ("qualysQwebHostId", Value::from(907)),
+        ("fqdn", Value::from("moved.example.test")),
+    ];
+    let mapped = scans(&target, &[&["_class", "qualysQwebHostId"]], false);
+    let mut f907 = finding("f-907", 907, 38_170, true);
+    f907.set("fqdn", "moved.example.test");
+    let graph = vec![
+        ("account", e(&service())),
+        ("hosts", e(&host("host-000918", 918, "moved.example.test"))),
+        ("findings", e(&f907)),
+    ];
+    let hosts_of_finding = || -> Vec<String> {
+        let finding_id = store.entity(qualys, "f-907").unwrap().unwrap().id;
+        let mut hosts: Vec<String> = store
+            .relationships_of(finding_id)
+            .unwrap()
+            .into_iter()
+            .filter(|l| l.rule_id.is_some() && l.to_id == finding_id)
+            .map(|l| store.entity_by_id(l.from_id).unwrap().unwrap().entity.key)
+            .collect();
+        hosts.sort();
+        hosts
+    };
+
+    let mut with_mapped = graph.clone();
+    with_mapped.push(("mapped", m(&mapped)));
+    let first = sync(store, qualys, T0, with_mapped, &all_ok());
+    assert_eq!(first.placeholders_created, 1);
+    let placeholder_key = store
+        .relationships_of(store.entity(qualys, &service().key).unwrap().unwrap().id)
+        .unwrap()
+        .into_iter()
+        .find(|l| l.mapping_id.is_some())
+        .map(|l| store.entity_by_id(l.to_id).unwrap().unwrap().entity.key)
+        .unwrap();
+    assert_eq!(
+        hosts_of_finding(),
+        vec![placeholder_key],
+        "the host id names the placeholder, which wins over the fqdn"
+    );
+
+    let second = sync(store, qualys, T0 + DAY_MS, graph, &all_ok());
+    assert_eq!(second.placeholders_deleted, 1);
+    assert_eq!(second.entities_updated, 0);
+    assert_eq!(hosts_of_finding(), vec!["host-000918".to_owned()]);
+}
+
+/// Checks that removing an instance decides the findings of its hosts
+/// again: a finding linked to an imported EC2 instance by its ARN moves to
+/// the one host left with its `fqdn`.
+pub fn removed_instance_findings_are_redecided<S: GraphStore>(store: &S) {
+    let qualys = instance(store, "acme", InstanceKind::Qualys);
+    let mut f930 = finding("f-930", 930, 38_170, true);
+    f930.set("ec2InstanceArn", ARN)
+        .set("fqdn", "shared.example.test");
+    let graph = vec![
+        ("hosts", e(&host("host-000931", 931, "shared.example.test"))),
+        ("findings", e(&f930)),
+    ];
+    let hosts_of_finding = || -> Vec<String> {
+        let finding_id = store.entity(qualys, "f-930").unwrap().unwrap().id;
+        let mut hosts: Vec<String> = store
+            .relationships_of(finding_id)
+            .unwrap()
+            .into_iter()
+            .filter(|l| l.rule_id.is_some() && l.to_id == finding_id)
+            .map(|l| store.entity_by_id(l.from_id).unwrap().unwrap().entity.key)
+            .collect();
+        hosts.sort();
+        hosts
+    };
+
+    sync(store, qualys, T0, graph, &all_ok());
+    assert_eq!(hosts_of_finding(), vec!["host-000931".to_owned()]);
+
+    let aws = instance(store, "aws-inventory", InstanceKind::Import);
+    let ec2 = entity(ARN, "aws_instance", &["Host"]);
+    sync(store, aws, T0 + DAY_MS, vec![("hosts", e(&ec2))], &all_ok());
+    assert_eq!(
+        hosts_of_finding(),
+        vec![ARN.to_owned()],
+        "the ARN join comes before the fqdn join"
+    );
+
+    store.remove_instance(aws, T0 + 2 * DAY_MS).unwrap();
+    assert_eq!(hosts_of_finding(), vec!["host-000931".to_owned()]);
+}
+
 fn write_file(path: &std::path::Path, text: &str) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, text).unwrap();
