@@ -589,6 +589,17 @@ impl Inner {
     {
         let endpoint = request.endpoint;
         let governor = self.governor(endpoint);
+        // A successful response can also ask for a long wait, through
+        // `X-RateLimit-ToWait-Sec` or a spent budget of a long window.
+        let limit = self.config.retry.max_throttle_wait;
+        if let Some(wait) = governor.pending_wait().filter(|wait| *wait > limit) {
+            governor.forget_waits_longer_than(limit);
+            return Err(Some(QualysError::WaitTooLong {
+                endpoint,
+                requested_secs: wait.as_secs(),
+                limit_secs: limit.as_secs(),
+            }));
+        }
         let permit = governor.acquire().await;
         let timeout = self.read_timeout(endpoint);
 

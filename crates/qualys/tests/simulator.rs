@@ -17,7 +17,7 @@ use qgraph_qualys::{
 };
 use qgraph_qualys_sim::{
     DEFAULT_PASSWORD, DEFAULT_USERNAME, Endpoint as SimEndpoint, FaultKind, FaultRule,
-    GeneratedConfig, RunningSimulator, SimConfig, Simulator, SummaryFilter, summary,
+    GeneratedConfig, Limits, RunningSimulator, SimConfig, Simulator, SummaryFilter, summary,
 };
 use tokio::time::Instant;
 
@@ -224,6 +224,57 @@ async fn rate_limit_over_limit_fails_page() {
     let again = all_host_ids(&client).await;
     assert!(!again.is_empty());
     assert!(started.elapsed() < Duration::from_secs(60));
+    sim.shutdown().await;
+}
+
+/// A successful response whose headers ask for a wait over the policy's
+/// limit (the spent budget of a day-long window) fails the next page at
+/// once. The error names the wait, and no later request is held for a day.
+#[tokio::test(start_paused = true)]
+async fn header_wait_over_limit_fails_next_page() {
+    let config = generated(20);
+    let sim = start(&config).await;
+    sim.handle().set_limits(Limits {
+        rate_limit_calls: 2,
+        rate_window_secs: 100_000,
+        concurrency_limit: 10,
+    });
+    let client = client(&sim);
+    // Two calls spend the budget. The second returns 200 OK with
+    // `X-RateLimit-Remaining: 0` and a wait of about 100 000 s.
+    let host_ids = all_host_ids(&client).await;
+    let again = all_host_ids(&client).await;
+    assert_eq!(host_ids, again);
+
+    let started = Instant::now();
+    let query = DetectionQuery {
+        host_ids,
+        ..DetectionQuery::default()
+    };
+    let (hosts, errors) = drain(client.host_detections(&query)).await;
+
+    assert!(started.elapsed() < Duration::from_secs(60), "it waited");
+    assert!(hosts.is_empty());
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    match &errors[0] {
+        QualysError::PageFailed { source, .. } => match &**source {
+            QualysError::WaitTooLong {
+                requested_secs,
+                limit_secs,
+                ..
+            } => {
+                assert!(*requested_secs > 99_000, "{requested_secs}");
+                assert_eq!(*limit_secs, 3_600);
+            }
+            other => panic!("expected a wait over the limit, got {other:?}"),
+        },
+        other => panic!("expected a failed page, got {other:?}"),
+    }
+    assert_eq!(
+        sim.handle().request_count(SimEndpoint::HostDetection),
+        0,
+        "the page failed before its request went out"
+    );
     sim.shutdown().await;
 }
 
