@@ -15,6 +15,15 @@ pub enum StoreError {
     },
 
     #[error(
+        "cannot write the graph database {path} or its directory ({source}): SQLite keeps its write-ahead log (the -wal and -shm files) beside the database, so both must be writable by this user; fix the permissions or copy the database to a writable directory"
+    )]
+    NotWritable {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+
+    #[error(
         "the graph database {path} has schema version {found}, but this build knows versions up to {supported}: upgrade qgraph to open it"
     )]
     UnknownSchemaVersion {

@@ -100,7 +100,7 @@ impl SqliteStore {
         path: PathBuf,
         key_source: KeySource,
     ) -> Result<Self, StoreError> {
-        let found = schema_version(&conn)?;
+        let found = schema_version(&conn).map_err(|error| not_writable(error, &path))?;
         if found > SCHEMA_VERSION {
             return Err(StoreError::UnknownSchemaVersion {
                 path,
@@ -109,8 +109,8 @@ impl SqliteStore {
             });
         }
 
-        configure(&conn)?;
-        migrate(&mut conn, found)?;
+        configure(&conn).map_err(|error| not_writable(error, &path))?;
+        migrate(&mut conn, found).map_err(|error| not_writable(error, &path))?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
             path,
@@ -169,6 +169,27 @@ impl SqliteStore {
 
     pub(crate) fn running(&self) -> MutexGuard<'_, HashSet<InstanceId>> {
         self.running.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Names the database path in an error that comes from a read-only file or
+/// directory (WAL mode must create the `-wal` and `-shm` files beside the
+/// database, even to read it). Other errors pass unchanged.
+fn not_writable(error: StoreError, path: &Path) -> StoreError {
+    let StoreError::Sqlite(source) = error else {
+        return error;
+    };
+    let read_only = matches!(
+        source.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen)
+    );
+    if read_only {
+        StoreError::NotWritable {
+            path: path.to_owned(),
+            source,
+        }
+    } else {
+        StoreError::Sqlite(source)
     }
 }
 
@@ -252,4 +273,56 @@ fn restrict_to_owner(path: &Path) -> Result<(), StoreError> {
 #[cfg(not(unix))]
 fn restrict_to_owner(_path: &Path) -> Result<(), StoreError> {
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use rusqlite::ffi;
+
+    use super::not_writable;
+    use crate::error::StoreError;
+
+    fn sqlite_error(code: i32) -> StoreError {
+        StoreError::Sqlite(rusqlite::Error::SqliteFailure(ffi::Error::new(code), None))
+    }
+
+    #[test]
+    fn read_only_errors_name_the_path() {
+        let path = Path::new("/data/graph.db");
+        for code in [
+            ffi::SQLITE_READONLY,
+            ffi::SQLITE_READONLY_DIRECTORY,
+            ffi::SQLITE_CANTOPEN,
+        ] {
+            let error = not_writable(sqlite_error(code), path);
+            assert!(
+                matches!(&error, StoreError::NotWritable { path: p, .. } if p == path),
+                "code {code}: {error:?}"
+            );
+            let message = error.to_string();
+            assert!(message.contains("/data/graph.db"), "{message}");
+            assert!(message.contains("writable directory"), "{message}");
+        }
+    }
+
+    #[test]
+    fn other_errors_pass_unchanged() {
+        let path = Path::new("/data/graph.db");
+        let corrupt = not_writable(sqlite_error(ffi::SQLITE_CORRUPT), path);
+        assert!(matches!(corrupt, StoreError::Sqlite(_)), "{corrupt:?}");
+        let unknown = not_writable(
+            StoreError::UnknownSchemaVersion {
+                path: path.to_owned(),
+                found: 9,
+                supported: 4,
+            },
+            path,
+        );
+        assert!(
+            matches!(unknown, StoreError::UnknownSchemaVersion { found: 9, .. }),
+            "{unknown:?}"
+        );
+    }
 }
