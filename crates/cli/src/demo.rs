@@ -108,7 +108,8 @@ pub enum DemoError {
 
     #[error(
         "the database {path} already has an instance named `demo` that is not a demo (API URL {api_url}): \
-         pass another database with --db, or rename that instance"
+         pass another database with --db, or remove that instance and its graph with \
+         `qgraph integration remove demo --db {path}` if it is no longer needed"
     )]
     NotADemoInstance { path: PathBuf, api_url: String },
 

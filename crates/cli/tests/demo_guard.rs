@@ -45,6 +45,12 @@ async fn demo_keeps_user_instance_named_demo() {
         "{error}"
     );
     assert!(error.to_string().contains(REAL_URL), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("qgraph integration remove demo --db"),
+        "the message names a command that exists: {error}"
+    );
     let store = open_store(&dir);
     let instance = store.instance_by_name("demo").unwrap().unwrap();
     let url = stored_raw_config(&instance).unwrap().qualys_api_url;
