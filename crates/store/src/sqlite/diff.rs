@@ -61,6 +61,7 @@ pub(crate) fn apply(
         merge::merge_duplicates(tx, ctx.stage, report)
     })?;
     let before = StoredBefore::read(tx)?;
+    mapper::watch_rule_sources(tx, &ctx.stage.changed, true)?;
 
     timed("update entities", || update_entities(tx, ctx, report))?;
     timed("create entities", || {
@@ -106,6 +107,7 @@ pub(crate) fn apply(
         mapper::remove_unused_placeholders(tx, report)
     })?;
     watch_rule_links(tx, &ctx.stage.changed, false)?;
+    mapper::watch_rule_sources(tx, &ctx.stage.changed, false)?;
     timed("mapping rules", || {
         mapper::apply_rules(tx, &ctx.stage.changed, before.entity, ctx.now_ms, report)
     })?;

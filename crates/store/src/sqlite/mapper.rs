@@ -529,6 +529,8 @@ pub(crate) fn apply_rules(
     now_ms: i64,
     report: &mut SyncReport,
 ) -> Result<(), StoreError> {
+    let rules = enabled_rules(tx)?;
+    mark_targets_of_old_sources(tx, &rules, changed)?;
     let any_changed: Option<i64> = tx
         .query_row(
             &format!("SELECT id FROM temp.{changed} LIMIT 1"),
@@ -547,7 +549,7 @@ pub(crate) fn apply_rules(
              PRIMARY KEY (rule_id, from_id, to_id)) WITHOUT ROWID; \
          CREATE INDEX temp.{pairs}_target ON {pairs} (rule_id, to_id, alternative);"
     ))?;
-    for rule in enabled_rules(tx)? {
+    for rule in rules {
         // A rule whose source or target class has no entity at all can
         // relate nothing, and its joins would still probe every changed row.
         if class_is_empty(tx, &rule.source_class)? || class_is_empty(tx, &rule.target_class)? {
@@ -558,6 +560,89 @@ pub(crate) fn apply_rules(
     delete_stale_rule_relationships(tx, changed, created_after, &pairs, report)?;
     insert_rule_relationships(tx, &pairs, now_ms, report)?;
     tx.execute_batch(&format!("DROP TABLE temp.{pairs}"))?;
+    Ok(())
+}
+
+/// Returns the name of the table that [`watch_rule_sources`] fills.
+fn old_sources_table(changed: &str) -> String {
+    format!("{changed}_old_sources")
+}
+
+/// Starts (or stops) recording the old rows of rule sources (hosts, for
+/// Host HAS Finding) that are updated or deleted. A finding whose `fqdn` two
+/// hosts shared has no rule relationship. So when one of the hosts moves
+/// away or goes, only its old values name the findings to decide again.
+/// [`apply_rules`] reads and drops the table.
+pub(crate) fn watch_rule_sources(
+    tx: &Transaction<'_>,
+    changed: &str,
+    on: bool,
+) -> Result<(), StoreError> {
+    let old = old_sources_table(changed);
+    let sql = if on {
+        let is_source = "EXISTS (SELECT 1 FROM json_each(old.classes) j \
+             WHERE j.value IN (SELECT source_class FROM mapping_rules WHERE enabled != 0))";
+        let record = format!(
+            "INSERT INTO {old} (entity_key, entity_type, classes, properties) \
+             VALUES (old.entity_key, old.entity_type, old.classes, old.properties)"
+        );
+        format!(
+            "CREATE TEMP TABLE IF NOT EXISTS {old} (entity_key TEXT NOT NULL, \
+                 entity_type TEXT NOT NULL, classes TEXT NOT NULL, properties TEXT NOT NULL); \
+             CREATE TEMP TRIGGER {old}_deleted AFTER DELETE ON main.entities \
+             WHEN {is_source} BEGIN {record}; END; \
+             CREATE TEMP TRIGGER {old}_updated AFTER UPDATE ON main.entities \
+             WHEN (old.entity_key IS NOT new.entity_key OR old.entity_type IS NOT new.entity_type \
+                   OR old.classes IS NOT new.classes OR old.properties IS NOT new.properties) \
+               AND {is_source} \
+             BEGIN {record}; END;"
+        )
+    } else {
+        format!(
+            "DROP TRIGGER IF EXISTS temp.{old}_deleted; DROP TRIGGER IF EXISTS temp.{old}_updated;"
+        )
+    };
+    tx.execute_batch(&sql)?;
+    Ok(())
+}
+
+/// Adds to `changed` every target that an old source row recorded by
+/// [`watch_rule_sources`] matched under any join of its rule, then drops the
+/// recorded rows.
+fn mark_targets_of_old_sources(
+    tx: &Transaction<'_>,
+    rules: &[Rule],
+    changed: &str,
+) -> Result<(), StoreError> {
+    let old = old_sources_table(changed);
+    let recorded: Option<i64> = tx
+        .query_row(
+            "SELECT 1 FROM sqlite_temp_master WHERE type = 'table' AND name = ?1",
+            params![old],
+            |row| row.get(0),
+        )
+        .optional()?;
+    if recorded.is_none() {
+        return Ok(());
+    }
+    for rule in rules {
+        for (source_property, target_property) in &rule.joins {
+            let source_expr = property_expr("s", source_property);
+            let target_expr = property_expr("t", target_property);
+            tx.execute(
+                &format!(
+                    "INSERT OR IGNORE INTO temp.{changed} (id) \
+                     SELECT t.id FROM temp.{old} s \
+                     CROSS JOIN entities t ON {target_expr} = +{source_expr} \
+                     CROSS JOIN entity_classes tc ON tc.entity_id = t.id AND tc.class = ?2 \
+                     WHERE {source_expr} IS NOT NULL \
+                       AND EXISTS (SELECT 1 FROM json_each(s.classes) j WHERE j.value = ?1)"
+                ),
+                params![rule.source_class, rule.target_class],
+            )?;
+        }
+    }
+    tx.execute_batch(&format!("DROP TABLE temp.{old}"))?;
     Ok(())
 }
 

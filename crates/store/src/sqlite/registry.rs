@@ -212,6 +212,7 @@ impl SqliteStore {
              CREATE TEMP TABLE {changed} (id INTEGER PRIMARY KEY);"
         ))?;
         super::diff::watch_rule_links(&tx, &changed, true)?;
+        super::mapper::watch_rule_sources(&tx, &changed, true)?;
 
         // Relationships first, so the entity deletes below cascade only to
         // relationships of other owners that pointed at this instance.
@@ -232,6 +233,7 @@ impl SqliteStore {
         super::mapper::resolve_all(&tx, now_ms, Some(&changed), &mut mapper_report)?;
         super::mapper::remove_unused_placeholders(&tx, &mut mapper_report)?;
         super::diff::watch_rule_links(&tx, &changed, false)?;
+        super::mapper::watch_rule_sources(&tx, &changed, false)?;
         super::mapper::apply_rules(&tx, &changed, created_after, now_ms, &mut mapper_report)?;
         tx.execute_batch(&format!("DROP TABLE temp.{changed}"))?;
         tx.commit()?;
