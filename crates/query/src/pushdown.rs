@@ -63,7 +63,9 @@ pub(crate) fn count_pushdown<E: PlanExecutor>(
 /// unsorted, unpaged table, or `None` when the query has another shape.
 ///
 /// The store then returns one row per group instead of one per path. The shape is narrow
-/// so that the result equals the table the query engine builds from paths. The keys are
+/// so that the result has the groups of the table the query engine builds from paths.
+/// Their order is the same, except among groups first reached from the same start
+/// entity: J1QL leaves that order open, and the store sorts those by key values. The keys are
 /// properties of one alias, so every count groups by all of them. Every hop is required,
 /// and ORDER BY names a returned column.
 pub(crate) fn grouped_count_pushdown<E: PlanExecutor>(
