@@ -27,7 +27,8 @@ const FIXTURES: &str = concat!(
 );
 
 fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{FIXTURES}/{name}")).unwrap_or_else(|e| panic!("{name}: {e}"))
+    let path = format!("{FIXTURES}/{name}");
+    std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}; the tests read recorded Qualys responses from ../shared/fixtures/qualys beside the repository"))
 }
 
 async fn records<K: RecordKind>(mut stream: RecordStream<&[u8], K>) -> Vec<K::Record> {

@@ -14,7 +14,8 @@ const FIXTURES: &str = concat!(
 );
 
 fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{FIXTURES}/{name}")).unwrap()
+    let path = format!("{FIXTURES}/{name}");
+    std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}; the tests read recorded Qualys responses from ../shared/fixtures/qualys beside the repository"))
 }
 
 /// Reads every record of a page; record errors are collected, page errors returned.
@@ -783,7 +784,9 @@ async fn every_fixture_is_covered() {
         "vm-error-409-secureid-required.xml",
         "vm-error-400-missing-parameters.xml",
     ];
-    for entry in std::fs::read_dir(FIXTURES).unwrap() {
+    let entries = std::fs::read_dir(FIXTURES)
+        .unwrap_or_else(|e| panic!("cannot list {FIXTURES}: {e}; the tests read recorded Qualys responses from ../shared/fixtures/qualys beside the repository"));
+    for entry in entries {
         let name = entry.unwrap().file_name().into_string().unwrap();
         assert!(
             covered.contains(&name.as_str()),
