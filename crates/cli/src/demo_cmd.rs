@@ -112,7 +112,12 @@ fn print_outcome(outcome: &DemoOutcome, db: &str) {
 
 fn print_counts(title: &str, counts: &[TypeCount]) {
     println!("{title}:");
+    let width = counts
+        .iter()
+        .map(|count| count.object_type.chars().count())
+        .max()
+        .unwrap_or(0);
     for count in counts {
-        println!("  {:<52} {:>8}", count.object_type, count.count);
+        println!("  {:<width$} {:>8}", count.object_type, count.count);
     }
 }

@@ -477,6 +477,13 @@ pub fn print_summary(summary: &SyncSummary) {
             report.rule_relationships_deleted,
         );
     }
+    if report.mapped_without_target > 0 {
+        println!(
+            "  {} mapped relationships relate nothing: their targets are only linked, not created, \
+             and no stored entity matches (Azure VMs, for example), or their source is missing",
+            report.mapped_without_target
+        );
+    }
     if summary.status != qgraph_model::RunStatus::Success {
         println!(
             "  kept, because a step failed or is incremental: {}",

@@ -205,6 +205,11 @@ pub struct SyncReport {
     pub placeholders_deleted: u64,
     pub rule_relationships_created: u64,
     pub rule_relationships_deleted: u64,
+    /// Mapped relationship definitions of the instance that relate nothing
+    /// after the commit: no entity matched a definition that skips target
+    /// creation, or its source entity is missing.
+    #[serde(default)]
+    pub mapped_without_target: u64,
     /// Types treated as partial (nothing of them deleted for being missing).
     pub partial_types: Vec<String>,
 }

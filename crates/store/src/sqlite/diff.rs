@@ -111,6 +111,13 @@ pub(crate) fn apply(
     timed("mapping rules", || {
         mapper::apply_rules(tx, &ctx.stage.changed, before.entity, ctx.now_ms, report)
     })?;
+    let without_target: i64 = tx.query_row(
+        "SELECT count(*) FROM mapped_relationships m WHERE m.instance_id = ?1 \
+           AND NOT EXISTS (SELECT 1 FROM relationships r WHERE r.mapping_id = m.id)",
+        params![ctx.instance.0],
+        |row| row.get(0),
+    )?;
+    report.mapped_without_target = u64::try_from(without_target).unwrap_or(0);
     Ok(())
 }
 

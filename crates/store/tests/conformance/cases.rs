@@ -430,6 +430,10 @@ pub fn mapper_alternatives_and_skip<S: GraphStore>(store: &S) {
     assert_eq!(links.len(), 1);
     assert_eq!(links[0].relationship.class.as_str(), "SCANS");
     assert!(store.entities_by_type("azure_vm", 10).unwrap().is_empty());
+    assert_eq!(
+        report.mapped_without_target, 1,
+        "the Azure VM is not stored"
+    );
 
     // Two entities with the same fqdn in another instance both match.
     let other = instance(store, "cmdb", InstanceKind::Import);
@@ -457,6 +461,7 @@ pub fn mapper_alternatives_and_skip<S: GraphStore>(store: &S) {
     let report = sync(store, qualys, T0 + DAY_MS, graph, &all_ok());
     assert_eq!(report.mapper_relationships_created, 2);
     assert_eq!(report.placeholders_created, 0);
+    assert_eq!(report.mapped_without_target, 0);
 }
 
 /// Global rules: ThreatIntel HAS Finding by `qid`, Host HAS Finding by the
