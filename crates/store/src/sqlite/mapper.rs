@@ -580,8 +580,25 @@ pub(crate) fn watch_rule_sources(
 ) -> Result<(), StoreError> {
     let old = old_sources_table(changed);
     let sql = if on {
-        let is_source = "EXISTS (SELECT 1 FROM json_each(old.classes) j \
-             WHERE j.value IN (SELECT source_class FROM mapping_rules WHERE enabled != 0))";
+        // A text search of the stored `_class` array is cheaper per updated
+        // row than parsing it, and a false match only records a row more.
+        let classes = tx
+            .prepare("SELECT DISTINCT source_class FROM mapping_rules WHERE enabled != 0")?
+            .query_map([], |row| row.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut tests = Vec::with_capacity(classes.len());
+        for class in &classes {
+            let quoted = to_json(class, "mapping rule source class")?;
+            tests.push(format!(
+                "instr(old.classes, '{}') > 0",
+                quoted.replace('\'', "''")
+            ));
+        }
+        let is_source = if tests.is_empty() {
+            "0".to_owned()
+        } else {
+            format!("({})", tests.join(" OR "))
+        };
         let record = format!(
             "INSERT INTO {old} (entity_key, entity_type, classes, properties) \
              VALUES (old.entity_key, old.entity_type, old.classes, old.properties)"
