@@ -263,15 +263,26 @@ fn snapshot(store: &SqliteStore) -> BTreeSet<String> {
     lines
 }
 
+/// Returns a host's fqdn: mostly its own, sometimes one that other hosts share, so
+/// that some fqdn joins are ambiguous.
+fn random_fqdn(rng: &mut Rng, n: i64) -> String {
+    if rng.chance(25) {
+        format!("h{}.example.test", 1 + rng.below(3))
+    } else {
+        format!("h{n}.example.test")
+    }
+}
+
 /// Returns random Qualys inputs: some of six hosts, findings that name a host by id,
-/// by EC2 ARN or by a unique fqdn, and SCANS definitions that may create placeholders.
-/// No two hosts share an fqdn, so no fqdn join is ambiguous.
+/// by EC2 ARN or by fqdn, and SCANS definitions that may create placeholders. Hosts
+/// and placeholders sometimes share an fqdn, so some fqdn joins are ambiguous.
 fn random_qualys_inputs(rng: &mut Rng) -> Vec<(&'static str, GraphObject)> {
     let mut objects = vec![("account", e(&account())), ("account", e(&service()))];
     objects.push(("account", r(&has(&account(), &service()))));
     for n in 1..=6_i64 {
         if rng.chance(60) {
-            let mut h = host(&format!("host-{n:06}"), n, &format!("h{n}.example.test"));
+            let fqdn = random_fqdn(rng, n);
+            let mut h = host(&format!("host-{n:06}"), n, &fqdn);
             if rng.chance(30) {
                 h.set("os", "linux");
             }
@@ -308,7 +319,7 @@ fn random_qualys_inputs(rng: &mut Rng) -> Vec<(&'static str, GraphObject)> {
                 ("_type", Value::from("discovered_host")),
                 ("_class", Value::from("Host")),
                 ("qualysQwebHostId", Value::from(n)),
-                ("fqdn", Value::from(format!("h{n}.example.test"))),
+                ("fqdn", Value::from(random_fqdn(rng, n))),
             ];
             let mapped = scans(&target, &[&["_class", "qualysQwebHostId"]], false);
             objects.push(("mapped", m(&mapped)));
@@ -317,12 +328,16 @@ fn random_qualys_inputs(rng: &mut Rng) -> Vec<(&'static str, GraphObject)> {
     objects
 }
 
-/// Returns random inputs of an import: EC2 instances keyed by ARN.
+/// Returns random inputs of an import: EC2 instances keyed by ARN, some with an fqdn
+/// that Qualys hosts may share.
 fn random_import_inputs(rng: &mut Rng) -> Vec<(&'static str, GraphObject)> {
     let mut objects = Vec::new();
     for n in 0..3 {
         if rng.chance(50) {
-            let ec2 = entity(&format!("arn:aws:ec2:i-{n}"), "aws_instance", &["Host"]);
+            let mut ec2 = entity(&format!("arn:aws:ec2:i-{n}"), "aws_instance", &["Host"]);
+            if rng.chance(40) {
+                ec2.set("fqdn", format!("h{}.example.test", 1 + rng.below(3)));
+            }
             objects.push(("hosts", e(&ec2)));
         }
     }
