@@ -8,38 +8,13 @@
 
 mod common;
 
-use std::cell::RefCell;
+use common::Recording;
 
 use qgraph_model::Value;
 use qgraph_query::{QueryOptions, QueryResult, run_query};
-use qgraph_store::plan::{Deadline, GraphPlan, PlanExecutor, PlanObject, PlanOutput, PlanResult};
-use qgraph_store::{SqliteStore, StoreError};
+use qgraph_store::SqliteStore;
+use qgraph_store::plan::PlanOutput;
 use serde_json::json;
-
-/// A store that records the output shape of every plan it runs.
-struct Recording<'s> {
-    store: &'s SqliteStore,
-    outputs: RefCell<Vec<PlanOutput>>,
-}
-
-impl PlanExecutor for Recording<'_> {
-    fn execute_plan_until(
-        &self,
-        plan: &GraphPlan,
-        deadline: Option<Deadline>,
-    ) -> Result<PlanResult, StoreError> {
-        self.outputs.borrow_mut().push(plan.output.clone());
-        self.store.execute_plan_until(plan, deadline)
-    }
-
-    fn load_entities(&self, ids: &[i64]) -> Result<Vec<PlanObject>, StoreError> {
-        self.store.load_entities(ids)
-    }
-
-    fn load_relationships(&self, ids: &[i64]) -> Result<Vec<PlanObject>, StoreError> {
-        self.store.load_relationships(ids)
-    }
-}
 
 /// Hosts whose `hostname` values are hard to group: a duplicate that shares a finding,
 /// absent and null values, a number, a boolean, a numeric string and an array.
@@ -100,10 +75,7 @@ fn run(
     query: &str,
     options: &QueryOptions,
 ) -> (Vec<String>, Vec<Vec<Value>>, Option<u64>, Vec<PlanOutput>) {
-    let recording = Recording {
-        store,
-        outputs: RefCell::new(Vec::new()),
-    };
+    let recording = Recording::new(store);
     let result = run_query(&recording, query, options).unwrap_or_else(|e| panic!("{query}: {e}"));
     let QueryResult::Table {
         columns,

@@ -9,39 +9,15 @@
 
 mod common;
 
-use std::cell::RefCell;
+use common::{Recording, engine_form};
+
 use std::time::Duration;
 
 use qgraph_model::Value;
 use qgraph_query::{QueryOptions, QueryResult, run_query};
-use qgraph_store::plan::{Deadline, GraphPlan, PlanExecutor, PlanObject, PlanOutput, PlanResult};
-use qgraph_store::{SqliteStore, StoreError};
+use qgraph_store::SqliteStore;
+use qgraph_store::plan::PlanOutput;
 use serde_json::json;
-
-/// A store that records the output shape of every plan it runs.
-struct Recording<'s> {
-    store: &'s SqliteStore,
-    outputs: RefCell<Vec<PlanOutput>>,
-}
-
-impl PlanExecutor for Recording<'_> {
-    fn execute_plan_until(
-        &self,
-        plan: &GraphPlan,
-        deadline: Option<Deadline>,
-    ) -> Result<PlanResult, StoreError> {
-        self.outputs.borrow_mut().push(plan.output.clone());
-        self.store.execute_plan_until(plan, deadline)
-    }
-
-    fn load_entities(&self, ids: &[i64]) -> Result<Vec<PlanObject>, StoreError> {
-        self.store.load_entities(ids)
-    }
-
-    fn load_relationships(&self, ids: &[i64]) -> Result<Vec<PlanObject>, StoreError> {
-        self.store.load_relationships(ids)
-    }
-}
 
 /// Services, hosts, findings and vulnerabilities. The lowest service reaches no host
 /// and the next one reaches only some vulnerabilities. Two relationships are stored
@@ -120,10 +96,7 @@ fn run(
     query: &str,
     options: &QueryOptions,
 ) -> (Vec<Vec<Value>>, Vec<PlanOutput>) {
-    let recording = Recording {
-        store,
-        outputs: RefCell::new(Vec::new()),
-    };
+    let recording = Recording::new(store);
     let result = run_query(&recording, query, options).unwrap_or_else(|e| panic!("{query}: {e}"));
     let QueryResult::Table { rows, .. } = result else {
         panic!("{query}: not a table");
@@ -153,22 +126,6 @@ fn check_same(
     );
     assert_eq!(rows, expected_rows, "{query}: rows differ");
     rows
-}
-
-/// Adds `+ 0` after every `count(...)`, which keeps the query out of the store.
-fn engine_form(query: &str) -> String {
-    let mut out = String::with_capacity(query.len() + 8);
-    let mut rest = query;
-    while let Some(at) = rest.find("count(") {
-        let (head, tail) = rest.split_at(at);
-        out.push_str(head);
-        let close = tail.find(')').unwrap();
-        out.push_str(&tail[..=close]);
-        out.push_str(" + 0");
-        rest = &tail[close + 1..];
-    }
-    out.push_str(rest);
-    out
 }
 
 fn is_grouped(output: &PlanOutput) -> bool {

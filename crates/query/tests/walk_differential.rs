@@ -12,6 +12,8 @@
 
 mod common;
 
+use common::engine_form;
+
 use std::cell::Cell;
 use std::fmt::Write as _;
 
@@ -404,23 +406,6 @@ fn walks_match_joined_paths_on_random_graphs() {
     assert!(coverage.walks > 1000, "{coverage:?}");
     assert!(coverage.grouped_walks > 200, "{coverage:?}");
     assert!(coverage.errors < 50, "{coverage:?}");
-}
-
-/// Adds `+ 0` after every `count(...)`, which keeps the query out of the store so that
-/// the query engine counts the joined paths itself.
-fn engine_form(query: &str) -> String {
-    let mut out = String::with_capacity(query.len() + 8);
-    let mut rest = query;
-    while let Some(at) = rest.find("count(") {
-        let (head, tail) = rest.split_at(at);
-        out.push_str(head);
-        let close = tail.find(')').unwrap();
-        out.push_str(&tail[..=close]);
-        out.push_str(" + 0");
-        rest = &tail[close + 1..];
-    }
-    out.push_str(rest);
-    out
 }
 
 /// Returns the rows of a table result, or the error text.

@@ -5,7 +5,11 @@
     reason = "each test binary uses a different part of this module"
 )]
 
+use std::cell::RefCell;
 use std::path::PathBuf;
+
+use qgraph_store::plan::{Deadline, GraphPlan, PlanExecutor, PlanObject, PlanOutput, PlanResult};
+use qgraph_store::{SqliteStore, StoreError};
 
 /// One example case of `examples.txt`.
 #[derive(Debug, Default, Clone)]
@@ -227,4 +231,57 @@ pub fn load_graph(
     run.write("fixture", objects).unwrap();
     run.commit(&[step], &[result]).unwrap();
     store
+}
+
+/// A store that records the output shape of every plan it runs.
+pub struct Recording<'s> {
+    pub store: &'s SqliteStore,
+    pub outputs: RefCell<Vec<PlanOutput>>,
+}
+
+impl<'s> Recording<'s> {
+    pub fn new(store: &'s SqliteStore) -> Self {
+        Recording {
+            store,
+            outputs: RefCell::new(Vec::new()),
+        }
+    }
+}
+
+impl PlanExecutor for Recording<'_> {
+    fn execute_plan_until(
+        &self,
+        plan: &GraphPlan,
+        deadline: Option<Deadline>,
+    ) -> Result<PlanResult, StoreError> {
+        self.outputs.borrow_mut().push(plan.output.clone());
+        self.store.execute_plan_until(plan, deadline)
+    }
+
+    fn load_entities(&self, ids: &[i64]) -> Result<Vec<PlanObject>, StoreError> {
+        self.store.load_entities(ids)
+    }
+
+    fn load_relationships(&self, ids: &[i64]) -> Result<Vec<PlanObject>, StoreError> {
+        self.store.load_relationships(ids)
+    }
+}
+
+/// Adds `+ 0` after every `count(...)`, which keeps the query out of the store, so
+/// that the query engine groups the joined paths itself.
+pub fn engine_form(query: &str) -> String {
+    let mut out = String::with_capacity(query.len() + 8);
+    let mut rest = query;
+    while let Some(at) = rest.find("count(") {
+        let (head, tail) = rest.split_at(at);
+        out.push_str(head);
+        let Some(close) = tail.find(')') else {
+            break;
+        };
+        out.push_str(&tail[..=close]);
+        out.push_str(" + 0");
+        rest = &tail[close + 1..];
+    }
+    out.push_str(rest);
+    out
 }

@@ -647,18 +647,7 @@ pub fn removed_placeholder_findings_are_redecided<S: GraphStore>(store: &S) {
         ("hosts", e(&host("host-000918", 918, "moved.example.test"))),
         ("findings", e(&f907)),
     ];
-    let hosts_of_finding = || -> Vec<String> {
-        let finding_id = store.entity(qualys, "f-907").unwrap().unwrap().id;
-        let mut hosts: Vec<String> = store
-            .relationships_of(finding_id)
-            .unwrap()
-            .into_iter()
-            .filter(|l| l.rule_id.is_some() && l.to_id == finding_id)
-            .map(|l| store.entity_by_id(l.from_id).unwrap().unwrap().entity.key)
-            .collect();
-        hosts.sort();
-        hosts
-    };
+    let hosts_of_finding = || rule_hosts_of(store, qualys, "f-907");
 
     let mut with_mapped = graph.clone();
     with_mapped.push(("mapped", m(&mapped)));
@@ -695,18 +684,7 @@ pub fn removed_instance_findings_are_redecided<S: GraphStore>(store: &S) {
         ("hosts", e(&host("host-000931", 931, "shared.example.test"))),
         ("findings", e(&f930)),
     ];
-    let hosts_of_finding = || -> Vec<String> {
-        let finding_id = store.entity(qualys, "f-930").unwrap().unwrap().id;
-        let mut hosts: Vec<String> = store
-            .relationships_of(finding_id)
-            .unwrap()
-            .into_iter()
-            .filter(|l| l.rule_id.is_some() && l.to_id == finding_id)
-            .map(|l| store.entity_by_id(l.from_id).unwrap().unwrap().entity.key)
-            .collect();
-        hosts.sort();
-        hosts
-    };
+    let hosts_of_finding = || rule_hosts_of(store, qualys, "f-930");
 
     sync(store, qualys, T0, graph, &all_ok());
     assert_eq!(hosts_of_finding(), vec!["host-000931".to_owned()]);

@@ -289,3 +289,21 @@ pub fn assert_no_changes(report: &SyncReport) {
         "rule relationships deleted"
     );
 }
+
+/// Returns the keys of the hosts that the mapping rules relate to a finding, sorted.
+pub fn rule_hosts_of<S: GraphStore>(
+    store: &S,
+    instance: InstanceId,
+    finding_key: &str,
+) -> Vec<String> {
+    let finding_id = store.entity(instance, finding_key).unwrap().unwrap().id;
+    let mut hosts: Vec<String> = store
+        .relationships_of(finding_id)
+        .unwrap()
+        .into_iter()
+        .filter(|l| l.rule_id.is_some() && l.to_id == finding_id)
+        .map(|l| store.entity_by_id(l.from_id).unwrap().unwrap().entity.key)
+        .collect();
+    hosts.sort();
+    hosts
+}
