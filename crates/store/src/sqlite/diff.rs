@@ -395,7 +395,7 @@ fn create_relationships(
     // ON CONFLICT skips the keys already stored with one probe of the
     // unique index, where NOT EXISTS took a second one. The rows arrive in
     // key order from `resolve_relationships`. An ORDER BY here would do the
-    // same, but SQLite's sorter then holds another 128 MiB.
+    // same, but SQLite's sorter then uses another 128 MiB.
     let created = tx.execute(
         &format!(
             "INSERT INTO relationships (instance_id, relationship_key, relationship_type, class, \

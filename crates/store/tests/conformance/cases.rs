@@ -46,8 +46,8 @@ pub fn create_update_delete<S: GraphStore>(store: &S) {
     assert_eq!(unchanged.entity.display_name.as_deref(), Some("Qualys"));
 }
 
-/// The rows a run created last (the highest ids) are deleted like any
-/// other when the next run leaves them out, also while that run creates rows.
+/// Checks that the rows a run created last (the highest ids) are deleted like
+/// any other when the next run leaves them out, also while that run creates rows.
 pub fn newest_rows_left_out_are_deleted<S: GraphStore>(store: &S) {
     let qualys = instance(store, "acme", InstanceKind::Qualys);
     let a = host("host-a", 1, "a.example.test");
@@ -92,7 +92,7 @@ pub fn newest_rows_left_out_are_deleted<S: GraphStore>(store: &S) {
         1
     );
 
-    // `host-c` sorts last among the hosts, so it holds the highest id.
+    // `host-c` sorts last among the hosts, so it has the highest id.
     let third = sync(
         store,
         qualys,
