@@ -13,7 +13,9 @@
 //! 2. the same with the unique `(entity_key, instance_id)` index;
 //! 3. the same with the `(entity_type, instance_id)` index too;
 //! 4. the store's own schema (every index the queries and mapping rules use),
-//!    with the `entity_classes` rows.
+//!    with the `entity_classes` rows;
+//! 5. then 2.5 `IS` relationships per finding into the same database, in key
+//!    order, with the store's relationship indexes.
 //!
 //! Each line gives the time to the end of the commit and, apart, the WAL
 //! checkpoint that copies the written pages into the database file (run at
@@ -113,6 +115,8 @@ fn main() {
             )?;
             let (insert, checkpoint) = measure(conn, &rows, true);
             report("store schema", count, insert, checkpoint, &path);
+            let (links, insert, checkpoint) = measure_relationships(conn, &rows);
+            report_relationships(links, insert, checkpoint);
             Ok::<(), rusqlite::Error>(())
         })
         .unwrap();
@@ -160,6 +164,84 @@ fn measure(conn: &Connection, rows: &[Row], classes: bool) -> (Duration, Duratio
     conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
         .unwrap();
     (inserted, start.elapsed())
+}
+
+/// Vulnerabilities and CVEs the findings relate to.
+const TARGETS: u64 = 10_000;
+
+/// Inserts the `IS` relationships of a sync, in key order as the store does:
+/// each finding IS one vulnerability, and every other finding IS three CVEs
+/// (2.5 per finding, as in the end-to-end benchmark). The targets are
+/// stored first. Returns the number of relationships and both durations.
+fn measure_relationships(conn: &Connection, rows: &[Row]) -> (u64, Duration, Duration) {
+    let first_target: i64 = conn
+        .query_row("SELECT max(id) + 1 FROM entities", [], |row| row.get(0))
+        .unwrap();
+    let tx = conn.unchecked_transaction().unwrap();
+    for t in 0..TARGETS {
+        tx.execute(
+            "INSERT INTO entities (instance_id, entity_key, entity_type, classes, properties, \
+             source, created_on, updated_on) VALUES (1, ?1, 'cve', '[\"Vulnerability\"]', '{}', \
+             'integration-managed', 1, 1)",
+            params![format!("target-{t:05}")],
+        )
+        .unwrap();
+    }
+    tx.commit().unwrap();
+
+    let mut links: Vec<(String, i64, i64)> = Vec::with_capacity(rows.len() * 5 / 2);
+    for (i, row) in (0_i64..).zip(rows) {
+        let from = i + 1;
+        let hash = u64::try_from(i)
+            .unwrap_or(0)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let targets = if i % 2 == 0 { 4 } else { 1 };
+        for n in 0..targets {
+            let target = (hash >> (n * 14)) % TARGETS;
+            links.push((
+                format!("{}|is|target-{target:05}", row.key),
+                from,
+                first_target + i64::try_from(target).unwrap_or(0),
+            ));
+        }
+    }
+    links.sort_unstable();
+    links.dedup_by(|a, b| a.0 == b.0);
+
+    let start = Instant::now();
+    let tx = conn.unchecked_transaction().unwrap();
+    {
+        let mut insert = tx
+            .prepare(
+                "INSERT INTO relationships (instance_id, relationship_key, relationship_type, \
+                 class, from_id, to_id, display_name, properties, source, step_id, created_on, \
+                 updated_on, version) VALUES (1, ?1, 'qualys_host_finding_is_cve', 'IS', ?2, ?3, \
+                 'IS', '{}', 'integration-managed', 'fetch-finding-vulns', 1, 1, 1)",
+            )
+            .unwrap();
+        for (key, from, to) in &links {
+            insert.execute(params![key, from, to]).unwrap();
+        }
+    }
+    tx.commit().unwrap();
+    let inserted = start.elapsed();
+    let start = Instant::now();
+    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+        .unwrap();
+    let count = u64::try_from(links.len()).unwrap_or(0);
+    (count, inserted, start.elapsed())
+}
+
+fn report_relationships(count: u64, insert: Duration, checkpoint: Duration) {
+    let total = insert + checkpoint;
+    println!(
+        "{:>22}: {count} relationships, insert {:.2} s ({:.0}/s), checkpoint {:.2} s, both {:.2} s",
+        "store relationships",
+        insert.as_secs_f64(),
+        count as f64 / insert.as_secs_f64(),
+        checkpoint.as_secs_f64(),
+        total.as_secs_f64()
+    );
 }
 
 fn report(name: &str, count: u64, insert: Duration, checkpoint: Duration, path: &Path) {
