@@ -1,6 +1,8 @@
 //! J1QL tokens, produced on demand so the parser can switch to raw scanning
 //! where the token grammar does not apply (regex literals, `date(…)` values).
 
+use std::cell::Cell;
+
 use crate::error::QueryError;
 use crate::span::{Span, line_column};
 
@@ -50,11 +52,19 @@ const SYMBOLS: &[&str] = &[
 pub(crate) struct Lexer<'a> {
     source: &'a str,
     pos: usize,
+    /// The last position a span was made for, as (byte offset, line, column).
+    /// Spans mostly move forward, so the next one counts only the text in
+    /// between; counting from the start each time made lexing quadratic.
+    last_position: Cell<(usize, usize, usize)>,
 }
 
 impl<'a> Lexer<'a> {
     pub(crate) fn new(source: &'a str) -> Self {
-        Lexer { source, pos: 0 }
+        Lexer {
+            source,
+            pos: 0,
+            last_position: Cell::new((0, 1, 1)),
+        }
     }
 
     /// Returns the byte offset where the next token scan starts.
@@ -68,13 +78,37 @@ impl<'a> Lexer<'a> {
     }
 
     pub(crate) fn span(&self, start: usize, end: usize) -> Span {
-        let (line, column) = line_column(self.source, start);
+        let (line, column) = self.line_column(start);
         Span {
             start,
             end,
             line,
             column,
         }
+    }
+
+    /// Returns the line and column of `offset`, counting on from the last
+    /// span when `offset` is at or after it.
+    fn line_column(&self, offset: usize) -> (usize, usize) {
+        let (last_offset, mut line, mut column) = self.last_position.get();
+        let between = (offset >= last_offset)
+            .then(|| self.source.get(last_offset..offset))
+            .flatten();
+        match between {
+            Some(text) => {
+                for c in text.chars() {
+                    if c == '\n' {
+                        line += 1;
+                        column = 1;
+                    } else {
+                        column += 1;
+                    }
+                }
+            }
+            None => (line, column) = line_column(self.source, offset),
+        }
+        self.last_position.set((offset, line, column));
+        (line, column)
     }
 
     fn rest(&self) -> &'a str {

@@ -21,7 +21,7 @@ pub use error::QueryError;
 pub use eval::{
     DEFAULT_PAGE_SIZE, QueryOptions, QueryResult, RunError, TreeEdge, run_parsed, run_query,
 };
-pub use parser::parse;
+pub use parser::{MAX_QUERY_BYTES, parse};
 pub use span::Span;
 
 /// Parses a query and checks its aliases.

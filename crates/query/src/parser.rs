@@ -16,8 +16,23 @@ const CLAUSE_WORDS: &[&str] = &[
     "OR",
 ];
 
+/// Longest query text accepted, in bytes. The other limits (hops, value
+/// sets, comparisons) keep a valid query far smaller than this.
+pub const MAX_QUERY_BYTES: usize = 1 << 20;
+
 /// Parses a J1QL query. The result is syntax only; see [`crate::check`] for alias rules.
 pub fn parse(source: &str) -> Result<Query, QueryError> {
+    if source.len() > MAX_QUERY_BYTES {
+        return Err(QueryError::TooLarge {
+            what: "the query",
+            unit: "bytes",
+            found: source.len(),
+            limit: MAX_QUERY_BYTES,
+            advice: "split it into smaller queries",
+            line: 1,
+            column: 1,
+        });
+    }
     let mut parser = Parser::new(source)?;
     parser.query()
 }

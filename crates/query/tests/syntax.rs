@@ -159,3 +159,41 @@ fn huge_and_hostile_inputs_do_not_panic() {
     }
     assert!(parse(&inputs[0]).is_ok());
 }
+
+#[test]
+fn error_positions_count_on_across_lines() {
+    let values: Vec<String> = (0..5_000).map(|i| format!("'v{i}'")).collect();
+    let query = format!(
+        "FIND Host\nWITH hostname = (\n{}\n)\nAND ü = 'ö' AND = 1",
+        values.join(" OR\n")
+    );
+    let error = parse(&query).unwrap_err().to_string();
+    assert!(error.contains("line 5004, column 17"), "{error}");
+}
+
+#[test]
+fn error_position_after_raw_scan() {
+    let error = parse("FIND Host\n  WITH a = date(2024-01-31) AND b = = 1")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("line 2, column 37"), "{error}");
+
+    let error = parse("FIND Host WITH name = '☃☃'\nAND x = /a/ AND\n  y = '☃' AND z ~= ~=")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("line 3, column 20"), "{error}");
+}
+
+#[test]
+fn query_over_size_limit_rejected() {
+    let padding = " ".repeat(qgraph_query::MAX_QUERY_BYTES);
+    let error = parse(&format!("FIND Host{padding}"))
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("the query has 1048585 bytes"), "{error}");
+    assert!(error.contains("limit of 1048576"), "{error}");
+
+    let at_limit = format!("FIND Host{}", &padding[9..]);
+    assert_eq!(at_limit.len(), qgraph_query::MAX_QUERY_BYTES);
+    assert!(parse(&at_limit).is_ok());
+}
