@@ -106,7 +106,11 @@ fn map_result(result: QueryResult, fix: &dyn Fn(&str) -> String, into_arrays: bo
                 .collect(),
             next_cursor,
         },
-        QueryResult::Tree { vertices, edges } => QueryResult::Tree {
+        QueryResult::Tree {
+            vertices,
+            edges,
+            next_cursor,
+        } => QueryResult::Tree {
             vertices: vertices.into_iter().map(fix_object).collect(),
             edges: edges
                 .into_iter()
@@ -115,6 +119,7 @@ fn map_result(result: QueryResult, fix: &dyn Fn(&str) -> String, into_arrays: bo
                     edge
                 })
                 .collect(),
+            next_cursor,
         },
     }
 }

@@ -1,6 +1,6 @@
 //! `qgraph query`: runs one J1QL query on the local graph and prints the result.
 
-use std::io::Read as _;
+use std::io::{Read as _, Write as _};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -20,8 +20,11 @@ const DEFAULT_TIMEOUT_SECS: &str = "30";
 pub struct QueryArgs {
     /// The J1QL query, or `-` to read it from standard input.
     pub query: String,
-    /// Output format; TREE results print as JSON vertices and edges in every format but table.
+    /// Output format. TREE results print as vertices and edges: a JSON object in json, and
+    /// rows of kind, id, _key, _type or _class, from and to in table and csv.
     ///
+    /// When more rows follow, the table ends with the --cursor of the next page, json has it
+    /// as "cursor", and csv prints it on standard error so the CSV stays clean.
     /// The table shows control characters in values as escapes such as \u{1b}. In CSV, a
     /// text cell that starts with =, +, -, @, a tab or a carriage return gets a ' in front,
     /// so a spreadsheet shows it instead of running it as a formula. JSON keeps every value
@@ -68,7 +71,13 @@ pub fn run(args: &QueryArgs) -> anyhow::Result<String> {
     })?;
     Ok(match args.format {
         OutputFormat::Table => format::to_table(&escape_result_controls(result)),
-        OutputFormat::Csv => format::to_csv(&guard_result_formulas(result)),
+        OutputFormat::Csv => {
+            if let Some(cursor) = result.next_cursor() {
+                // Ignored on failure: a closed standard error must not lose the rows.
+                let _ = writeln!(std::io::stderr(), "{}", format::more_rows_notice(cursor));
+            }
+            format::to_csv(&guard_result_formulas(result))
+        }
         OutputFormat::Json => {
             let mut json = serde_json::to_string_pretty(&format::to_json(&result))?;
             json.push('\n');

@@ -263,3 +263,106 @@ fn invalid_timeout_is_rejected() {
         assert!(stderr.contains("invalid number of seconds"), "{stderr}");
     }
 }
+
+#[test]
+fn tree_and_csv_pages_name_cursor() {
+    let db = fixture_db("tree-pages");
+    let query = "FIND Host THAT HAS Finding RETURN TREE";
+    let all = qgraph(&db, &[query, "--format", "json"], None);
+    let all: serde_json::Value = serde_json::from_str(&stdout(&all)).unwrap();
+    let edges = all["data"]["edges"].as_array().unwrap().len();
+    assert!(edges >= 3, "{all}");
+    assert!(all["cursor"].is_null(), "{all}");
+
+    // One path per page: each page has one edge and names the next cursor.
+    let first = qgraph(&db, &[query, "--format", "json", "--page-size", "1"], None);
+    let first: serde_json::Value = serde_json::from_str(&stdout(&first)).unwrap();
+    assert_eq!(first["data"]["edges"].as_array().unwrap().len(), 1);
+    assert_eq!(first["cursor"], 1);
+
+    let table = qgraph(&db, &[query, "--page-size", "1"], None);
+    let text = stdout(&table);
+    assert!(
+        text.contains("more rows follow: run again with --cursor 1"),
+        "{text}"
+    );
+
+    let last_cursor = (edges - 1).to_string();
+    let last = qgraph(
+        &db,
+        &[
+            query,
+            "--format",
+            "json",
+            "--page-size",
+            "1",
+            "--cursor",
+            &last_cursor,
+        ],
+        None,
+    );
+    let last: serde_json::Value = serde_json::from_str(&stdout(&last)).unwrap();
+    assert_eq!(last["data"]["edges"].as_array().unwrap().len(), 1);
+    assert!(last["cursor"].is_null(), "{last}");
+
+    // CSV keeps the notice out of the rows, on standard error.
+    let csv = qgraph(
+        &db,
+        &["FIND Host", "--format", "csv", "--page-size", "1"],
+        None,
+    );
+    assert!(csv.status.success());
+    let rows = stdout(&csv);
+    assert!(!rows.contains("more rows"), "{rows}");
+    assert_eq!(rows.lines().count(), 2, "{rows}");
+    let stderr = String::from_utf8_lossy(&csv.stderr);
+    assert!(
+        stderr.contains("more rows follow: run again with --cursor 1"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn duplicate_column_names_rejected() {
+    let db = fixture_db("duplicate-columns");
+    let queries = [
+        (
+            "FIND Host AS h THAT HAS Finding AS f RETURN h._key AS k, f._key AS k",
+            "column `k` appears more than once",
+        ),
+        (
+            "FIND Host AS h THAT HAS Finding AS f RETURN h.hostname, f._key AS 'h.hostname'",
+            "column `h.hostname` appears more than once",
+        ),
+        (
+            "FIND Host AS h THAT HAS Finding AS f RETURN h.*, f._key AS 'h._key'",
+            "column `h._key` appears more than once",
+        ),
+    ];
+    for (query, message) in queries {
+        let output = qgraph(&db, &[query, "--format", "json"], None);
+        assert_eq!(output.status.code(), Some(1), "{query}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(message), "{query}: {stderr}");
+        assert!(
+            stderr.contains("give each column its own name with AS"),
+            "{stderr}"
+        );
+    }
+
+    // The same value twice keeps one JSON key and loses nothing.
+    let output = qgraph(
+        &db,
+        &[
+            "FIND Host AS h RETURN h.*, h.hostname, h.hostname LIMIT 1",
+            "--format",
+            "json",
+        ],
+        None,
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use crate::ast::{
-    BoolExpr, EntityName, Expr, Ident, Node, Operand, OrderKey, PropRef, Query, Return, Selector,
-    Step, Verb,
+    BoolExpr, EntityName, Expr, Ident, Node, Operand, OrderKey, PropRef, Query, Return, ReturnItem,
+    Selector, Step, Verb,
 };
 use crate::error::QueryError;
 
@@ -211,15 +211,42 @@ fn check_references(query: &Query, aliases: &Aliases) -> Result<(), QueryError> 
     if let Some(filter) = &query.where_clause {
         check_bool(filter, aliases)?;
     }
+    let returns_items = matches!(&query.return_clause, Some(Return::Items(_)));
     if let Some(Return::Items(items)) = &query.return_clause {
         for item in items {
             check_expr(&item.expr, aliases)?;
         }
+        check_column_names(items)?;
     }
     if let Some(order) = &query.order_by {
         match &order.key {
-            OrderKey::Prop(prop) => check_prop(prop, aliases)?,
+            // A list sorts each listed entity, the optional group's included, by
+            // its own value; table rows have no value for the group's alias.
+            OrderKey::Prop(prop) => check_prop(prop, aliases, !returns_items)?,
             OrderKey::Column(column) => check_column(column, query, aliases)?,
+        }
+    }
+    Ok(())
+}
+
+/// Rejects two RETURN items that give one column name to different values.
+/// The same expression twice is fine, since both columns hold the same value.
+/// The columns of `alias.*` are known only from the rows, so the table builder
+/// checks those.
+fn check_column_names(items: &[ReturnItem]) -> Result<(), QueryError> {
+    let mut sources = std::collections::HashMap::new();
+    for item in items {
+        if matches!(item.expr, Expr::Alias(_) | Expr::AllProps(_)) {
+            continue;
+        }
+        let source = item.expr.to_string();
+        let name = item.alias.clone().unwrap_or_else(|| source.clone());
+        if sources
+            .entry(name.clone())
+            .or_insert_with(|| source.clone())
+            != &source
+        {
+            return Err(QueryError::DuplicateColumn { name });
         }
     }
     Ok(())
@@ -241,9 +268,9 @@ fn check_bool(expr: &BoolExpr, aliases: &Aliases) -> Result<(), QueryError> {
         }
         BoolExpr::Group(inner) => check_bool(inner, aliases),
         BoolExpr::Compare(comparison) => {
-            check_prop(&comparison.lhs, aliases)?;
+            check_prop(&comparison.lhs, aliases, false)?;
             match &comparison.rhs {
-                Operand::Prop(prop) => check_prop(prop, aliases),
+                Operand::Prop(prop) => check_prop(prop, aliases, false),
                 _ => Ok(()),
             }
         }
@@ -253,8 +280,11 @@ fn check_bool(expr: &BoolExpr, aliases: &Aliases) -> Result<(), QueryError> {
 fn check_expr(expr: &Expr, aliases: &Aliases) -> Result<(), QueryError> {
     match expr {
         Expr::Literal(_) => Ok(()),
-        Expr::Alias(alias) | Expr::AllProps(alias) => check_alias(alias, aliases),
-        Expr::Prop(prop) => check_prop(prop, aliases),
+        Expr::Alias(alias) | Expr::AllProps(alias) => {
+            check_alias(alias, aliases)?;
+            reject_group_alias(alias, aliases)
+        }
+        Expr::Prop(prop) => check_prop(prop, aliases, false),
         Expr::Call { args, .. } => args.iter().try_for_each(|a| check_expr(a, aliases)),
         Expr::Binary { lhs, rhs, .. } => {
             check_expr(lhs, aliases)?;
@@ -264,9 +294,22 @@ fn check_expr(expr: &Expr, aliases: &Aliases) -> Result<(), QueryError> {
     }
 }
 
-fn check_prop(prop: &PropRef, aliases: &Aliases) -> Result<(), QueryError> {
+/// Checks a property reference. With `group_alias_allowed`, it may name the
+/// alias of an optional group.
+fn check_prop(
+    prop: &PropRef,
+    aliases: &Aliases,
+    group_alias_allowed: bool,
+) -> Result<(), QueryError> {
     match &prop.alias {
-        Some(alias) => check_alias(alias, aliases),
+        Some(alias) => {
+            check_alias(alias, aliases)?;
+            if group_alias_allowed {
+                Ok(())
+            } else {
+                reject_group_alias(alias, aliases)
+            }
+        }
         None => Err(QueryError::MissingAlias {
             property: prop.name.clone(),
             line: prop.span.line,
@@ -287,6 +330,23 @@ fn check_alias(alias: &Ident, aliases: &Aliases) -> Result<(), QueryError> {
         }),
         Some(_) => Ok(()),
         None => Err(unknown(alias)),
+    }
+}
+
+/// Rejects the alias of an optional group where one row needs one value: the
+/// alias stands for the entities the group adds, not for a node of the path.
+fn reject_group_alias(alias: &Ident, aliases: &Aliases) -> Result<(), QueryError> {
+    match aliases.resolve(&alias.name) {
+        Some(Binding::Union { .. }) => Err(QueryError::Unsupported {
+            feature: format!(
+                "reading alias `{}` of an optional group in RETURN, WHERE or the ORDER BY \
+                 of a RETURN (alias the selector inside the group instead)",
+                alias.name
+            ),
+            line: alias.span.line,
+            column: alias.span.column,
+        }),
+        _ => Ok(()),
     }
 }
 

@@ -83,6 +83,11 @@ pub enum QueryError {
         line: usize,
         column: usize,
     },
+    /// Two RETURN columns have the same name.
+    #[error(
+        "column `{name}` appears more than once in RETURN; give each column its own name with AS"
+    )]
+    DuplicateColumn { name: String },
     /// A `${ param.name }` value was used without a value for it.
     #[error("parameter `{name}` has no value")]
     UnboundParameter { name: String },

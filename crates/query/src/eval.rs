@@ -10,12 +10,12 @@ use qgraph_store::plan::{
     Slot, SortKey,
 };
 
-use crate::ast::{Expr, Func, OrderKey, Query, Return};
+use crate::ast::{Expr, Func, OrderBy, OrderKey, Query, Return};
 use crate::check::{Aliases, Binding};
 use crate::error::QueryError;
 use crate::planner::{Traversal, lower_traversal};
 use crate::pushdown::{count_pushdown, grouped_count_pushdown};
-use crate::rows::{RowContext, Table, TableBuilder};
+use crate::rows::{RowContext, Table, TableBuilder, compare_values};
 use crate::values::LiteralContext;
 
 /// Rows per page when the query has no LIMIT.
@@ -141,7 +141,20 @@ pub enum QueryResult {
     Tree {
         vertices: Vec<PlanObject>,
         edges: Vec<TreeEdge>,
+        /// The cursor of the next page of paths, when more paths follow.
+        next_cursor: Option<u64>,
     },
+}
+
+impl QueryResult {
+    /// Returns the cursor of the next page, when more rows or paths follow.
+    pub fn next_cursor(&self) -> Option<u64> {
+        match self {
+            QueryResult::List { next_cursor, .. }
+            | QueryResult::Table { next_cursor, .. }
+            | QueryResult::Tree { next_cursor, .. } => *next_cursor,
+        }
+    }
 }
 
 /// Parses, checks and runs a J1QL query on a store.
@@ -250,6 +263,9 @@ fn run_list<E: PlanExecutor>(
             }
         }
     }
+    if let Some(name) = union_sort_property(query, aliases)? {
+        ids = sort_by_property(store, ids, name, query.order_by.as_ref())?;
+    }
     let window: Vec<i64> = ids
         .iter()
         .copied()
@@ -264,6 +280,70 @@ fn run_list<E: PlanExecutor>(
     })
 }
 
+/// Returns the property that orders the entities of a list with an optional
+/// group. The list mixes the first selector's entities with the group's, so
+/// each entity sorts by its own value of the property. Any other alias, of a
+/// node or a relationship, has no value for most listed entities, so it is
+/// rejected.
+fn union_sort_property<'q>(
+    query: &'q Query,
+    aliases: &Aliases,
+) -> Result<Option<&'q str>, QueryError> {
+    let Some(OrderKey::Prop(prop)) = query.order_by.as_ref().map(|order| &order.key) else {
+        return Ok(None);
+    };
+    let binding = prop
+        .alias
+        .as_ref()
+        .and_then(|alias| aliases.resolve(&alias.name));
+    match binding {
+        Some(Binding::Entity(0) | Binding::Union { .. }) => Ok(Some(prop.name.as_str())),
+        _ => Err(QueryError::Unsupported {
+            feature: "ORDER BY on an alias other than the first selector's or the \
+                      optional group's, in a query that lists both"
+                .to_owned(),
+            line: prop.span.line,
+            column: prop.span.column,
+        }),
+    }
+}
+
+/// Sorts entity ids by one property of each entity, keeping the path order
+/// among equal values. Loads the entities in chunks and keeps only the values.
+fn sort_by_property<E: PlanExecutor>(
+    store: &E,
+    ids: Vec<i64>,
+    name: &str,
+    order: Option<&OrderBy>,
+) -> Result<Vec<i64>, StoreError> {
+    let mut keyed: Vec<(Value, i64)> = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(LOAD_CHUNK) {
+        let mut by_id: HashMap<i64, Value> = store
+            .load_entities(chunk)?
+            .into_iter()
+            .map(|object| {
+                let value = object.properties.get(name).cloned().unwrap_or(Value::Null);
+                (object.id, value)
+            })
+            .collect();
+        keyed.extend(
+            chunk
+                .iter()
+                .map(|id| (by_id.remove(id).unwrap_or(Value::Null), *id)),
+        );
+    }
+    let descending = order.is_some_and(|order| order.descending);
+    keyed.sort_by(|a, b| {
+        let ordering = compare_values(&a.0, &b.0);
+        if descending {
+            ordering.reverse()
+        } else {
+            ordering
+        }
+    });
+    Ok(keyed.into_iter().map(|(_, id)| id).collect())
+}
+
 fn run_tree<E: PlanExecutor>(
     store: &E,
     query: &Query,
@@ -273,8 +353,10 @@ fn run_tree<E: PlanExecutor>(
     let (skip, limit) = page(query, options);
     let mut plan = traversal.plan(PlanOutput::Paths);
     plan.skip = skip;
-    plan.limit = Some(limit);
-    let rows = paths(store.execute_plan(&plan)?);
+    plan.limit = Some(limit.saturating_add(1));
+    let mut rows = paths(store.execute_plan(&plan)?);
+    let cursor = next_cursor(query, options, limit, rows.len());
+    rows.truncate(limit_usize(limit));
     let entity_ids = distinct(
         rows.iter()
             .flat_map(|r| r.entities.iter().flatten().copied()),
@@ -301,7 +383,11 @@ fn run_tree<E: PlanExecutor>(
             properties: object.properties,
         })
         .collect();
-    Ok(QueryResult::Tree { vertices, edges })
+    Ok(QueryResult::Tree {
+        vertices,
+        edges,
+        next_cursor: cursor,
+    })
 }
 
 fn run_table<E: PlanExecutor>(

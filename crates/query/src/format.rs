@@ -46,7 +46,11 @@ pub fn to_json(result: &QueryResult) -> Json {
                 .collect();
             json!({ "type": "table", "columns": columns, "data": data, "cursor": next_cursor })
         }
-        QueryResult::Tree { vertices, edges } => json!({
+        QueryResult::Tree {
+            vertices,
+            edges,
+            next_cursor,
+        } => json!({
             "type": "tree",
             "data": {
                 "vertices": vertices.iter().map(|v| json!({"id": v.id, "entity": object_json(v)})).collect::<Vec<_>>(),
@@ -57,6 +61,7 @@ pub fn to_json(result: &QueryResult) -> Json {
                     "relationship": properties_json(&e.properties),
                 })).collect::<Vec<_>>(),
             },
+            "cursor": next_cursor,
         }),
     }
 }
@@ -88,7 +93,9 @@ fn grid(result: &QueryResult, list_columns: Option<&[&str]>) -> (Vec<String>, Ve
                 .collect(),
         ),
         QueryResult::List { entities, .. } => objects_grid(entities, list_columns),
-        QueryResult::Tree { vertices, edges } => {
+        QueryResult::Tree {
+            vertices, edges, ..
+        } => {
             let mut rows: Vec<Vec<String>> = vertices
                 .iter()
                 .map(|v| {
@@ -223,18 +230,15 @@ pub fn to_table(result: &QueryResult) -> String {
 
     let noun = if rows.len() == 1 { "row" } else { "rows" };
     let _ = writeln!(out, "({} {noun})", rows.len());
-    if let QueryResult::List {
-        next_cursor: Some(cursor),
-        ..
-    }
-    | QueryResult::Table {
-        next_cursor: Some(cursor),
-        ..
-    } = result
-    {
-        let _ = writeln!(out, "more rows follow: run again with --cursor {cursor}");
+    if let Some(cursor) = result.next_cursor() {
+        let _ = writeln!(out, "{}", more_rows_notice(cursor));
     }
     out
+}
+
+/// Returns the line that tells how to get the next page.
+pub fn more_rows_notice(cursor: u64) -> String {
+    format!("more rows follow: run again with --cursor {cursor}")
 }
 
 fn write_table_line(out: &mut String, cells: &[String], widths: &[usize]) {

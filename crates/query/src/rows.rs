@@ -66,22 +66,28 @@ impl<'a> TableBuilder<'a> {
     /// Expands items into columns; `alias.*` and a bare alias give one column per property seen.
     fn columns(&self, paths: &[PathRow]) -> Result<(Vec<String>, Vec<Column<'a>>), QueryError> {
         let mut names = Vec::new();
+        let mut sources = Vec::new();
         let mut columns = Vec::new();
         for item in self.items {
             match &item.expr {
                 Expr::AllProps(alias) | Expr::Alias(alias) => {
                     let slot = self.binding(alias)?;
                     for name in self.property_names(slot, paths) {
-                        names.push(format!("{}.{name}", alias.name));
+                        let column = format!("{}.{name}", alias.name);
+                        sources.push(column.clone());
+                        names.push(column);
                         columns.push(Column::Property { slot, name });
                     }
                 }
                 expr => {
-                    names.push(item.alias.clone().unwrap_or_else(|| expr.to_string()));
+                    let source = expr.to_string();
+                    names.push(item.alias.clone().unwrap_or_else(|| source.clone()));
+                    sources.push(source);
                     columns.push(Column::Expr(expr));
                 }
             }
         }
+        check_distinct_columns(&names, &sources)?;
         Ok((names, columns))
     }
 
@@ -392,6 +398,20 @@ impl Table {
         });
         self.rows = indexed.into_iter().map(|(_, row)| row).collect();
     }
+}
+
+/// Rejects one column name for two different values: JSON rows are objects
+/// keyed by column name, so all but one of the values would be lost. Each name
+/// comes with the expression of its value; a column of `h.*` and the item
+/// `h.x` hold the same value and may share a name.
+fn check_distinct_columns(names: &[String], sources: &[String]) -> Result<(), QueryError> {
+    let mut by_name: HashMap<&str, &str> = HashMap::new();
+    for (name, source) in names.iter().zip(sources) {
+        if *by_name.entry(name).or_insert(source) != source.as_str() {
+            return Err(QueryError::DuplicateColumn { name: name.clone() });
+        }
+    }
+    Ok(())
 }
 
 /// Position in the traversal: node `n` at `2n`, hop `i` between its nodes at `2i + 1`.

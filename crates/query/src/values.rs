@@ -3,6 +3,7 @@
 //! The SQL that the store runs follows these rules; the truth-table test checks them here.
 
 use qgraph_model::Value;
+use qgraph_store::plan::end_anchored_pattern;
 use regex::{Regex, RegexBuilder};
 
 use crate::ast::{CmpOp, Connective, Literal};
@@ -17,7 +18,11 @@ pub enum Scalar {
     Str(String),
     Number(f64),
     Bool(bool),
-    Regex(Regex),
+    /// A regex, and the same regex anchored at the end of the text for `$=`.
+    Regex {
+        pattern: Regex,
+        at_end: Regex,
+    },
 }
 
 /// Values that literals need at run time.
@@ -39,11 +44,19 @@ impl Scalar {
             Literal::Bool(b) => Scalar::Bool(*b),
             Literal::Undefined => Scalar::Undefined,
             Literal::Date(date) => Scalar::Number(date_millis(date, context.now_millis) as f64),
-            Literal::Regex { pattern, flags } => Scalar::Regex(compile_regex(pattern, flags)?),
+            Literal::Regex { pattern, flags } => Scalar::regex(pattern, flags)?,
             Literal::Param(name) => match context.params.get(name) {
                 Some(value) => Scalar::from_value(value),
                 None => return Err(QueryError::UnboundParameter { name: name.clone() }),
             },
+        })
+    }
+
+    /// Compiles a regex literal with its flags.
+    pub fn regex(pattern: &str, flags: &str) -> Result<Self, QueryError> {
+        Ok(Scalar::Regex {
+            pattern: compile_regex(pattern, flags)?,
+            at_end: compile_regex(&end_anchored_pattern(pattern), flags)?,
         })
     }
 
@@ -113,10 +126,11 @@ pub fn matches_set(
 
 fn matches_one(value: &Value, op: CmpOp, scalar: &Scalar) -> bool {
     match (op, scalar) {
-        (_, Scalar::Regex(regex)) => value.as_str().is_some_and(|s| match op {
-            CmpOp::StartsWith => regex.find(s).is_some_and(|m| m.start() == 0),
-            CmpOp::EndsWith => regex.find_iter(s).any(|m| m.end() == s.len()),
-            _ => regex.is_match(s),
+        (_, Scalar::Regex { pattern, at_end }) => value.as_str().is_some_and(|s| match op {
+            // The leftmost match starts at 0 whenever any match does.
+            CmpOp::StartsWith => pattern.find(s).is_some_and(|m| m.start() == 0),
+            CmpOp::EndsWith => at_end.is_match(s),
+            _ => pattern.is_match(s),
         }),
         (CmpOp::Eq, _) => equals(value, scalar),
         (CmpOp::Contains, Scalar::Str(needle)) => {
@@ -140,7 +154,7 @@ fn equals(value: &Value, scalar: &Scalar) -> bool {
         Scalar::Str(s) => value.as_str() == Some(s.as_str()),
         Scalar::Number(n) => value.as_f64() == Some(*n),
         Scalar::Bool(b) => value.as_bool() == Some(*b),
-        Scalar::Undefined | Scalar::Regex(_) => false,
+        Scalar::Undefined | Scalar::Regex { .. } => false,
     }
 }
 

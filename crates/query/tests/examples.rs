@@ -81,7 +81,9 @@ fn check_case(store: &qgraph_store::SqliteStore, case: &common::Case) {
                 assert_eq!(actual, expected, "case {}", case.name);
             }
         }
-        QueryResult::Tree { vertices, edges } => {
+        QueryResult::Tree {
+            vertices, edges, ..
+        } => {
             let expected = case.vertices.clone().unwrap();
             let actual: Vec<String> = vertices.iter().map(key).collect();
             assert_eq!(sorted(actual), sorted(expected), "case {}", case.name);

@@ -447,3 +447,50 @@ fn query_limit_returns_no_cursor() {
     };
     assert_eq!(next_cursor, Some(5));
 }
+
+#[test]
+fn count_of_property_keeps_booleans_apart() {
+    let store = store_with(vec![
+        thing("true", Some(Value::Bool(true))),
+        thing("one", Some(Value::Int(1))),
+        thing("false", Some(Value::Bool(false))),
+        thing("zero", Some(Value::Int(0))),
+        thing("text", Some("1".into())),
+        thing("absent", None),
+    ]);
+    let run = |q: &str| match run_query(&store, q, &QueryOptions::at(common::NOW)).unwrap() {
+        QueryResult::Table { rows, .. } => rows,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        run("FIND thing AS t RETURN count(t.p)"),
+        vec![vec![Value::Int(5)]]
+    );
+    assert_eq!(
+        run("FIND thing AS t RETURN count(t.p), count(t)"),
+        vec![vec![Value::Int(5), Value::Int(6)]]
+    );
+}
+
+#[test]
+fn ends_with_regex_finds_overlapping_match() {
+    let store = store_with(vec![
+        thing("digits", Some("web-12345".into())),
+        thing("alternation", Some("ab".into())),
+        thing("letters", Some("web-1234x".into())),
+    ]);
+    let cases: [(&str, &[&str]); 5] = [
+        (r"p $= /\d{2}/", &["digits"]),
+        (r"p $= /a|ab/", &["alternation"]),
+        (r"p $= /(?x) \d{2} # two digits/", &["digits"]),
+        (r"p !$= /\d{2}/", &["alternation", "letters"]),
+        (r"p ^= /b|web/", &["digits", "letters"]),
+    ];
+    for (filter, expected) in cases {
+        let query = format!("FIND thing WITH {filter}");
+        assert_eq!(keys(&store, &query), expected, "{query}");
+
+        let query = format!("FIND thing AS t WHERE t.{filter}");
+        assert_eq!(keys(&store, &query), expected, "{query}");
+    }
+}

@@ -107,12 +107,12 @@ fn string_operators_per_element() {
 
 #[test]
 fn regex_is_unanchored_and_flags_apply() {
-    let insensitive = Scalar::Regex(qgraph_query::values::compile_regex("windows", "i").unwrap());
-    let sensitive = Scalar::Regex(qgraph_query::values::compile_regex("windows", "").unwrap());
+    let insensitive = Scalar::regex("windows", "i").unwrap();
+    let sensitive = Scalar::regex("windows", "").unwrap();
     let value: Value = "Windows Server 2019".into();
     assert!(matches(Some(&value), CmpOp::Eq, &insensitive));
     assert!(!matches(Some(&value), CmpOp::Eq, &sensitive));
-    let digits = Scalar::Regex(qgraph_query::values::compile_regex(r"\d+", "").unwrap());
+    let digits = Scalar::regex(r"\d+", "").unwrap();
     assert!(matches(Some(&value), CmpOp::EndsWith, &digits));
     assert!(!matches(Some(&value), CmpOp::StartsWith, &digits));
 }

@@ -155,6 +155,23 @@ pub enum PlanValue {
     },
 }
 
+/// Returns a pattern that matches where `pattern` has a match ending at the end
+/// of the text, for the ends-with operator on a regex.
+///
+/// Looking at the leftmost matches of `pattern` is not enough: they do not
+/// overlap, so in `web-12345` the matches of `\d{2}` are `12` and `34`, and
+/// the `45` that ends the text is never found. Anchoring the whole pattern
+/// finds it. A pattern in verbose mode (`(?x)`) that ends in a `#` comment
+/// would comment out the closing parenthesis, so the line ends before it.
+pub fn end_anchored_pattern(pattern: &str) -> String {
+    let anchored = format!("(?:{pattern})\\z");
+    if regex::Regex::new(&anchored).is_ok() || regex::Regex::new(pattern).is_err() {
+        anchored
+    } else {
+        format!("(?:{pattern}\n)\\z")
+    }
+}
+
 /// The output shape of a plan.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PlanOutput {

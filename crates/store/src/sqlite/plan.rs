@@ -16,7 +16,7 @@ use crate::error::StoreError;
 use crate::plan::{
     CompareOp, CountTarget, Deadline, EntitySelector, GraphPlan, GroupRow, HopDirection, HopMode,
     PathRow, PlanExecutor, PlanObject, PlanOutput, PlanResult, PlanValue, Predicate, PropertyRef,
-    Slot,
+    Slot, end_anchored_pattern,
 };
 use crate::sqlite::SqliteStore;
 
@@ -41,7 +41,8 @@ const SCALAR_INDEXED: &[&str] = &[
 ];
 
 /// The SQL function that matches J1QL regexes: `qgraph_regexp(pattern, text, anchor)`
-/// with anchor 0 (anywhere), 1 (at the start) or 2 (at the end).
+/// with anchor 0 (anywhere) or 1 (at the start). A match at the end is a
+/// match anywhere of [`end_anchored_pattern`].
 const REGEXP_FUNCTION: &str = "qgraph_regexp";
 
 impl PlanExecutor for SqliteStore {
@@ -278,7 +279,6 @@ fn register_regexp(conn: &Connection) -> Result<(), StoreError> {
             let anchor: i64 = ctx.get(2)?;
             Ok(match anchor {
                 1 => regex.find(text).is_some_and(|m| m.start() == 0),
-                2 => regex.find_iter(text).any(|m| m.end() == text.len()),
                 _ => regex.is_match(text),
             })
         },
@@ -415,8 +415,10 @@ impl<'p> SqlBuilder<'p> {
                     slot: Slot::Entity(*node),
                     name: name.clone(),
                 };
-                let value = self.sort_value(&property);
-                format!("count(DISTINCT {value})")
+                // The JSON text keeps `true` apart from `1` (`json_extract` returns 1 for
+                // both), as the grouped counts below do.
+                let text = self.json_text(&property);
+                format!("count(DISTINCT nullif({text}, 'null'))")
             }
             PlanOutput::GroupedCounts { keys, counts } => {
                 let mut columns: Vec<String> = keys.iter().map(|k| self.json_text(k)).collect();
@@ -880,15 +882,18 @@ impl<'p> SqlBuilder<'p> {
                     case_insensitive,
                 },
             ) => {
+                let pattern = match op {
+                    CompareOp::EndsWith => end_anchored_pattern(pattern),
+                    _ => pattern.clone(),
+                };
                 let pattern = if *case_insensitive {
                     format!("(?i){pattern}")
                 } else {
-                    pattern.clone()
+                    pattern
                 };
                 let anchor = match op {
                     CompareOp::StartsWith => 1,
-                    CompareOp::EndsWith => 2,
-                    CompareOp::Eq | CompareOp::Contains => 0,
+                    CompareOp::Eq | CompareOp::Contains | CompareOp::EndsWith => 0,
                     _ => return None,
                 };
                 let param = self.bind(SqlValue::Text(pattern));
