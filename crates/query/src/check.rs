@@ -3,10 +3,12 @@
 use std::collections::BTreeMap;
 
 use crate::ast::{
-    BoolExpr, EntityName, Expr, Ident, Node, Operand, OrderKey, PropRef, Query, Return, ReturnItem,
-    Selector, Step, Verb,
+    BoolExpr, EntityName, Expr, Func, Ident, Node, Operand, OrderKey, PropRef, Query, Return,
+    ReturnItem, Selector, Step, Verb,
 };
 use crate::error::QueryError;
+use crate::eval::contains_aggregate;
+use crate::span::Span;
 
 /// Words that cannot be aliases.
 const RESERVED: &[&str] = &[
@@ -258,7 +260,7 @@ fn check_column(column: &Ident, query: &Query, aliases: &Aliases) -> Result<(), 
     if is_column || aliases.resolve(&column.name).is_some() {
         return Ok(());
     }
-    Err(unknown(column))
+    Err(unknown(column, aliases))
 }
 
 fn check_bool(expr: &BoolExpr, aliases: &Aliases) -> Result<(), QueryError> {
@@ -285,13 +287,52 @@ fn check_expr(expr: &Expr, aliases: &Aliases) -> Result<(), QueryError> {
             reject_group_alias(alias, aliases)
         }
         Expr::Prop(prop) => check_prop(prop, aliases, false),
-        Expr::Call { args, .. } => args.iter().try_for_each(|a| check_expr(a, aliases)),
+        Expr::Call { func, args, span } => {
+            check_call(*func, args, *span)?;
+            args.iter().try_for_each(|a| check_expr(a, aliases))
+        }
         Expr::Binary { lhs, rhs, .. } => {
             check_expr(lhs, aliases)?;
             check_expr(rhs, aliases)
         }
         Expr::Group(inner) => check_expr(inner, aliases),
     }
+}
+
+/// Checks the number of arguments of a function call, and that no aggregate
+/// is inside another: an aggregate has one value per group, not per path.
+fn check_call(func: Func, args: &[Expr], span: Span) -> Result<(), QueryError> {
+    let expected = match func {
+        Func::Concat | Func::Merge | Func::Coalesce => None,
+        _ => Some(1),
+    };
+    let arity_ok = match expected {
+        Some(count) => args.len() == count,
+        None => !args.is_empty(),
+    };
+    if !arity_ok {
+        let wanted = if expected.is_some() {
+            "exactly one argument"
+        } else {
+            "one or more arguments"
+        };
+        return Err(QueryError::InvalidCall {
+            message: format!("{}() takes {wanted}, found {}", func.name(), args.len()),
+            line: span.line,
+            column: span.column,
+        });
+    }
+    if func.is_aggregate() && args.iter().any(contains_aggregate) {
+        return Err(QueryError::InvalidCall {
+            message: format!(
+                "{}() cannot contain another aggregate such as count() or sum()",
+                func.name()
+            ),
+            line: span.line,
+            column: span.column,
+        });
+    }
+    Ok(())
 }
 
 /// Checks a property reference. With `group_alias_allowed`, it may name the
@@ -329,7 +370,7 @@ fn check_alias(alias: &Ident, aliases: &Aliases) -> Result<(), QueryError> {
             column: alias.span.column,
         }),
         Some(_) => Ok(()),
-        None => Err(unknown(alias)),
+        None => Err(unknown(alias, aliases)),
     }
 }
 
@@ -350,7 +391,14 @@ fn reject_group_alias(alias: &Ident, aliases: &Aliases) -> Result<(), QueryError
     }
 }
 
-fn unknown(alias: &Ident) -> QueryError {
+fn unknown(alias: &Ident, aliases: &Aliases) -> QueryError {
+    if aliases.ambiguous.contains(&alias.name) {
+        return QueryError::AmbiguousAlias {
+            alias: alias.name.clone(),
+            line: alias.span.line,
+            column: alias.span.column,
+        };
+    }
     QueryError::UnknownAlias {
         alias: alias.name.clone(),
         line: alias.span.line,

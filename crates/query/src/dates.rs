@@ -71,7 +71,11 @@ fn split_zone(time: &str) -> Option<(&str, i64)> {
             let sign = if zone.starts_with('-') { -1 } else { 1 };
             let zone = zone.get(1..)?;
             let (h, m) = zone.split_once(':').unwrap_or((zone, "00"));
-            let minutes = parse_digits(h, 2)? * 60 + parse_digits(m, 2)?;
+            let (hours, minutes) = (parse_digits(h, 2)?, parse_digits(m, 2)?);
+            if hours > 23 || minutes > 59 {
+                return None;
+            }
+            let minutes = hours * 60 + minutes;
             Some((clock, sign * minutes))
         }
         None => Some((time, 0)),

@@ -43,6 +43,16 @@ pub enum QueryError {
         line: usize,
         column: usize,
     },
+    /// A class, type or verb used as an alias appears more than once in the query.
+    #[error(
+        "line {line}, column {column}: `{alias}` appears more than once in the query, so it is not \
+         a default alias; name the one you mean with AS"
+    )]
+    AmbiguousAlias {
+        alias: String,
+        line: usize,
+        column: usize,
+    },
     /// A property in WHERE, RETURN or ORDER BY is not prefixed with an alias.
     #[error(
         "line {line}, column {column}: `{property}` needs an alias, as in `alias.{property}`; define the alias with AS"
@@ -55,11 +65,13 @@ pub enum QueryError {
     /// `UNIQUE` was used without `RETURN`.
     #[error("line {line}, column {column}: UNIQUE needs a RETURN clause")]
     UniqueWithoutReturn { line: usize, column: usize },
-    /// A date or number literal is out of range or malformed.
-    #[error("line {line}, column {column}: invalid {what} `{text}`")]
+    /// A date, number or regex literal is out of range or malformed.
+    #[error("line {line}, column {column}: invalid {what} `{text}`: {hint}")]
     InvalidLiteral {
         what: &'static str,
         text: String,
+        /// The reason, or the forms accepted.
+        hint: String,
         line: usize,
         column: usize,
     },
@@ -80,6 +92,13 @@ pub enum QueryError {
         found: usize,
         limit: usize,
         advice: &'static str,
+        line: usize,
+        column: usize,
+    },
+    /// A function call has the wrong arguments.
+    #[error("line {line}, column {column}: {message}")]
+    InvalidCall {
+        message: String,
         line: usize,
         column: usize,
     },

@@ -16,7 +16,7 @@ const CLAUSE_WORDS: &[&str] = &[
     "OR",
 ];
 
-/// Longest query text accepted, in bytes. The other limits (hops, value
+/// Maximum length of a query text, in bytes. The other limits (hops, value
 /// sets, comparisons) keep a valid query far smaller than this.
 pub const MAX_QUERY_BYTES: usize = 1 << 20;
 
@@ -48,7 +48,8 @@ struct Parser<'a> {
     math_ops: usize,
 }
 
-/// Deepest nesting of parentheses accepted.
+/// Deepest nesting accepted, counting parentheses, function calls and `^`
+/// (a right-associative chain of `^` nests like parentheses).
 const MAX_DEPTH: usize = 64;
 
 /// Most arithmetic operators accepted in one query.
@@ -379,7 +380,9 @@ impl<'a> Parser<'a> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
             return Err(QueryError::Unsupported {
-                feature: format!("nesting deeper than {MAX_DEPTH} parentheses"),
+                feature: format!(
+                    "nesting deeper than {MAX_DEPTH} levels of parentheses, function calls and `^`"
+                ),
                 line: self.current.span.line,
                 column: self.current.span.column,
             });
@@ -586,6 +589,7 @@ impl<'a> Parser<'a> {
             return Err(QueryError::InvalidLiteral {
                 what: "regex flag",
                 text: bad.to_string(),
+                hint: "the only flag is i (case-insensitive)".to_owned(),
                 line: slash.line,
                 column: slash.column,
             });
@@ -624,6 +628,9 @@ impl<'a> Parser<'a> {
             let millis = parse_iso_date(&text).ok_or_else(|| QueryError::InvalidLiteral {
                 what: "date",
                 text: text.clone(),
+                hint: "expected a calendar date as YYYY, YYYY-MM, YYYY-MM-DD or \
+                       YYYY-MM-DDThh[:mm[:ss[.sss]]], with an optional Z or +hh:mm zone"
+                    .to_owned(),
                 line: span.line,
                 column: span.column,
             })?;
@@ -669,6 +676,7 @@ impl<'a> Parser<'a> {
             return Err(QueryError::InvalidLiteral {
                 what: "date offset",
                 text: amount.to_string(),
+                hint: "the offset is too large to be a date; use a smaller amount".to_owned(),
                 line: at.line,
                 column: at.column,
             });
@@ -860,7 +868,13 @@ impl<'a> Parser<'a> {
             Tok::Number(text) => text.parse::<u64>().ok(),
             _ => None,
         }
-        .ok_or_else(|| self.error(&format!("a whole number after {keyword}")))?;
+        .ok_or_else(|| match &self.current.tok {
+            Tok::Number(_) => self.error(&format!(
+                "a whole number from 0 to {} after {keyword}",
+                u64::MAX
+            )),
+            _ => self.error(&format!("a whole number after {keyword}")),
+        })?;
         self.bump()?;
         Ok(Some(count))
     }
@@ -905,6 +919,7 @@ fn number_literal(text: &str, negative: bool, at: Span) -> Result<Literal, Query
         _ => Err(QueryError::InvalidLiteral {
             what: "number",
             text: signed,
+            hint: "expected a finite number".to_owned(),
             line: at.line,
             column: at.column,
         }),

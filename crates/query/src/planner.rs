@@ -415,11 +415,17 @@ impl Lowering<'_> {
                 PlanValue::Number(date_millis(date, self.context.now_millis) as f64)
             }
             Literal::Regex { pattern, flags } => {
-                compile_regex(pattern, flags).map_err(|_| QueryError::InvalidLiteral {
-                    what: "regex",
-                    text: format!("/{pattern}/{flags}"),
-                    line: at.span.line,
-                    column: at.span.column,
+                compile_regex(pattern, flags).map_err(|error| match error {
+                    QueryError::InvalidLiteral {
+                        what, text, hint, ..
+                    } => QueryError::InvalidLiteral {
+                        what,
+                        text,
+                        hint,
+                        line: at.span.line,
+                        column: at.span.column,
+                    },
+                    other => other,
                 })?;
                 PlanValue::Regex {
                     pattern: pattern.clone(),

@@ -75,12 +75,25 @@ pub fn compile_regex(pattern: &str, flags: &str) -> Result<Regex, QueryError> {
         .case_insensitive(flags.contains('i'))
         .size_limit(1 << 20)
         .build()
-        .map_err(|_| QueryError::InvalidLiteral {
+        .map_err(|error| QueryError::InvalidLiteral {
             what: "regex",
             text: format!("/{pattern}/{flags}"),
+            hint: regex_error_reason(&error),
             line: 0,
             column: 0,
         })
+}
+
+/// Returns the one-line reason of a regex error. A syntax error of the `regex`
+/// crate prints the pattern with a caret line first, then `error: REASON`.
+fn regex_error_reason(error: &regex::Error) -> String {
+    let text = error.to_string();
+    let last = text
+        .lines()
+        .rev()
+        .find(|line| !line.trim().is_empty())
+        .unwrap_or("");
+    last.trim().trim_start_matches("error: ").to_owned()
 }
 
 /// Evaluates `value op scalar`; `value` is `None` when the property is absent.

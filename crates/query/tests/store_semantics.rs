@@ -494,3 +494,16 @@ fn ends_with_regex_finds_overlapping_match() {
         assert_eq!(keys(&store, &query), expected, "{query}");
     }
 }
+
+#[test]
+fn invalid_regex_names_reason() {
+    let store = store_with(vec![thing("a", Some("x".into()))]);
+    let error = run_query(&store, "FIND thing\nWITH p = /(/", &QueryOptions::at(0))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("invalid regex `/(/`: unclosed group"),
+        "{error}"
+    );
+    assert!(error.contains("line 2, column 6"), "{error}");
+}

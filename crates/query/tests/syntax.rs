@@ -197,3 +197,89 @@ fn query_over_size_limit_rejected() {
     assert_eq!(at_limit.len(), qgraph_query::MAX_QUERY_BYTES);
     assert!(parse(&at_limit).is_ok());
 }
+
+/// Returns the error of a query that must fail to parse or check.
+fn check_error(query: &str) -> String {
+    match parse_checked(query) {
+        Ok(_) => panic!("{query}: expected an error"),
+        Err(error) => error.to_string(),
+    }
+}
+
+#[test]
+fn function_arguments_are_checked() {
+    let cases = [
+        (
+            "FIND Host AS h RETURN count(h, h)",
+            "count() takes exactly one argument, found 2",
+        ),
+        (
+            "FIND Host AS h RETURN count()",
+            "count() takes exactly one argument, found 0",
+        ),
+        (
+            "FIND Host AS h RETURN abs()",
+            "abs() takes exactly one argument, found 0",
+        ),
+        (
+            "FIND Host AS h RETURN concat()",
+            "concat() takes one or more arguments, found 0",
+        ),
+        (
+            "FIND Host AS h RETURN sum(count(h))",
+            "sum() cannot contain another aggregate",
+        ),
+        (
+            "FIND Host AS h RETURN max(1 + min(h.x))",
+            "max() cannot contain another aggregate",
+        ),
+    ];
+    for (query, message) in cases {
+        let error = check_error(query);
+        assert!(error.contains(message), "{query}: {error}");
+        assert!(error.contains("line 1, column 23"), "{query}: {error}");
+    }
+    assert!(parse_checked("FIND Host AS h RETURN concat(h.a, '-', h.b), round(h.x)").is_ok());
+}
+
+#[test]
+fn literal_errors_say_what_is_accepted() {
+    let cases = [
+        (
+            "FIND Host WITH t > date(2024-01-01T10:00+99:99)",
+            "invalid date `2024-01-01T10:00+99:99`",
+        ),
+        (
+            "FIND Host WITH t > date(2024-13-01)",
+            "expected a calendar date as YYYY",
+        ),
+        ("FIND Host WITH x = /a/g", "the only flag is i"),
+        (
+            "FIND Host LIMIT 99999999999999999999999",
+            "a whole number from 0 to 18446744073709551615 after LIMIT",
+        ),
+    ];
+    for (query, message) in cases {
+        let error = check_error(query);
+        assert!(error.contains(message), "{query}: {error}");
+    }
+    assert!(parse_checked("FIND Host WITH t > date(2024-01-01T10:00+14:00)").is_ok());
+}
+
+#[test]
+fn repeated_class_is_not_default_alias() {
+    let error = check_error("FIND Host THAT HAS Finding THAT HAS Host RETURN Host.hostname");
+    assert!(error.contains("`Host` appears more than once"), "{error}");
+    assert!(error.contains("name the one you mean with AS"), "{error}");
+    assert!(error.contains("line 1, column 49"), "{error}");
+}
+
+#[test]
+fn power_chain_depth_names_operator() {
+    let query = format!("FIND Host AS h RETURN 1{}", "^1".repeat(100));
+    let error = check_error(&query);
+    assert!(
+        error.contains("levels of parentheses, function calls and `^`"),
+        "{error}"
+    );
+}
