@@ -245,7 +245,9 @@ async fn injected_faults_end_with_clean_graph() {
 /// run is partial and keeps every stored object. Day 1 is needed because an
 /// incremental run an hour later finds no host scanned in between and calls
 /// no detection or asset endpoint at all.
-async fn permanent_failure_keeps_graph(rule: FaultRule, failed_step: &str) {
+/// Syncs day 0, then day 1 with `rule` armed, and checks the second run ends
+/// with `status` (partial, or failed when it fetched nothing) and keeps the graph.
+async fn permanent_failure_keeps_graph(rule: FaultRule, failed_step: &str, status: RunStatus) {
     let day0 = start_generated(fixed_generated(30, 0)).await;
     let dir = TempDir::new("e2e-permanent");
     let store = open_store(&dir);
@@ -262,13 +264,9 @@ async fn permanent_failure_keeps_graph(rule: FaultRule, failed_step: &str) {
     let after = Snapshot::read(&store, None);
     day1.shutdown().await;
 
-    assert_eq!(
-        second.status,
-        RunStatus::PartialSuccess,
-        "{:?}",
-        second.steps
-    );
-    assert_eq!(second.exit_code(), 2);
+    assert_eq!(second.status, status, "{:?}", second.steps);
+    let exit_code = if status == RunStatus::Failure { 1 } else { 2 };
+    assert_eq!(second.exit_code(), exit_code);
     let step = second.steps.iter().find(|s| s.id == failed_step).unwrap();
     assert_eq!(step.status, StepStatus::Failure, "{step:?}");
     assert!(!step.errors.is_empty(), "{step:?}");
@@ -288,6 +286,36 @@ async fn permanent_failure_keeps_graph(rule: FaultRule, failed_step: &str) {
         .cloned()
         .collect();
     assert!(missing.is_empty(), "deleted relationships: {missing:?}");
+
+    // A finding keeps the targets and cloud ids its host details gave it,
+    // whichever step failed.
+    const FROM_HOST_DETAILS: [&str; 6] = [
+        "targets",
+        "ec2InstanceArn",
+        "ec2InstanceId",
+        "awsAccountId",
+        "gcpInstanceSelfLink",
+        "azureVmSourceId",
+    ];
+    let details = |finding: &serde_json::Value| -> Vec<Option<serde_json::Value>> {
+        FROM_HOST_DETAILS
+            .iter()
+            .map(|name| finding.get(*name).cloned())
+            .collect()
+    };
+    let after_details: BTreeMap<&str, Vec<Option<serde_json::Value>>> = after
+        .entities_of("qualys_host_finding")
+        .map(|(key, finding)| (key, details(finding)))
+        .collect();
+    let mut checked = 0;
+    for (key, finding) in before.entities_of("qualys_host_finding") {
+        let Some(kept) = after_details.get(key) else {
+            continue;
+        };
+        assert_eq!(kept, &details(finding), "host details of {key}");
+        checked += usize::from(finding.get("targets").is_some());
+    }
+    assert!(checked > 0, "no finding with targets to check");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -295,15 +323,19 @@ async fn detections_always_reset_ends_partial() {
     permanent_failure_keeps_graph(
         FaultRule::always(Endpoint::HostDetection, FaultKind::ResetMidBody),
         "fetch-scanned-host-detections",
+        RunStatus::PartialSuccess,
     )
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn host_assets_always_500_ends_partial() {
+async fn host_assets_always_500_keeps_findings() {
+    // Without host details no finding of the window is written, and the day
+    // brings nothing else, so the run fetched nothing and failed.
     permanent_failure_keeps_graph(
         FaultRule::always(Endpoint::HostAsset, FaultKind::ServerError { status: 500 }),
         "fetch-scanned-host-details",
+        RunStatus::Failure,
     )
     .await;
 }

@@ -115,7 +115,7 @@ async fn every_emitted_entity_passes_schema_validation() {
 }
 
 #[tokio::test]
-async fn object_keys_are_unique_within_a_run() {
+async fn repeated_host_findings_left_to_store() {
     let mut source = subscription();
     // The same host twice (overlapping pages) and a repeated detection.
     let repeated = host(
@@ -139,10 +139,23 @@ async fn object_keys_are_unique_within_a_run() {
         .await
         .unwrap();
 
-    let keys = sink.keys();
+    // The repeated host's findings reach the sink once per page, for the
+    // store to merge; every other object is written once.
+    let keys: Vec<&str> = sink
+        .objects
+        .iter()
+        .filter(|(_, object)| object.object_type() != "qualys_host_finding")
+        .map(|(_, object)| object.key())
+        .collect();
     let unique: HashSet<&str> = keys.iter().copied().collect();
     assert_eq!(keys.len(), unique.len(), "duplicate keys in {keys:?}");
-    assert_eq!(sink.entities("qualys_host_finding").len(), 4);
+    let findings: HashSet<&str> = sink
+        .entities("qualys_host_finding")
+        .iter()
+        .map(|f| f.key.as_str())
+        .collect();
+    assert_eq!(findings.len(), 4);
+    assert_eq!(sink.entities("qualys_host_finding").len(), 5);
 }
 
 #[tokio::test]
@@ -594,7 +607,7 @@ async fn web_app_steps_run_when_enabled() {
 }
 
 #[tokio::test]
-async fn assets_failure_keeps_findings_without_cloud_targets() {
+async fn assets_failure_leaves_findings_as_stored() {
     let mut source = subscription();
     source.assets_down = true;
     let mut sink = MemorySink::default();
@@ -603,24 +616,73 @@ async fn assets_failure_keeps_findings_without_cloud_targets() {
         .await
         .unwrap();
 
+    // Nothing but the account and services was written, so the run failed.
+    assert_eq!(outcome.status, RunStatus::Failure);
     assert_eq!(
         status(&outcome, "fetch-scanned-host-details"),
         StepStatus::Failure
     );
+    // Written without their hosts' details, the findings would replace the
+    // stored cloud ids and targets with nothing, so none is written.
+    assert!(sink.entities("qualys_host_finding").is_empty());
     assert_eq!(
         status(&outcome, "fetch-scanned-host-detections"),
-        StepStatus::PartialSuccessDueToDependencyFailure
+        StepStatus::Failure
     );
+    let step = outcome
+        .steps
+        .iter()
+        .find(|s| s.id == "fetch-scanned-host-detections")
+        .unwrap();
+    assert_eq!(step.errors.len(), 1, "{:?}", step.errors);
+    assert!(
+        step.errors[0]
+            .message
+            .contains("the findings of 2 hosts without details were left as stored"),
+        "{:?}",
+        step.errors[0]
+    );
+    assert!(
+        outcome
+            .partial_types
+            .contains(&"qualys_host_finding".to_owned())
+    );
+    assert!(!outcome.windows.contains_key(&DataSet::HostFindings));
+}
+
+#[tokio::test]
+async fn host_on_two_pages_keeps_both() {
+    let mut source = subscription();
+    let mut fixed = detection(38739, "Confirmed", 5, Some(443));
+    fixed.status = Some("Fixed".to_owned());
+    source.hosts.push(host(
+        102,
+        vec![detection(45038, "Confirmed", 3, None), fixed],
+    ));
+    let mut sink = MemorySink::default();
+    let outcome = RunSetup::new(config(|_| {}))
+        .run(&source, &mut sink)
+        .await
+        .unwrap();
+
+    assert_eq!(outcome.status, RunStatus::Success);
     let findings = sink.entities("qualys_host_finding");
-    assert_eq!(findings.len(), 4);
-    // The fqdn falls back to the detection output's DNS name.
-    assert_eq!(
-        findings[0]
-            .get("fqdn")
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .as_deref(),
-        Some("host101.example.com")
+    let host_102: Vec<&str> = findings
+        .iter()
+        .filter(|f| f.key.starts_with("hostId:102|"))
+        .map(|f| f.key.as_str())
+        .collect();
+    assert!(
+        host_102.iter().any(|key| key.contains("qid:45038")),
+        "{host_102:?}"
     );
+    // The later copy of QID 38739 says Fixed; the store keeps the later copy.
+    let copies: Vec<_> = findings
+        .iter()
+        .filter(|f| f.key == "hostId:102|port:443|protocol:tcp|qid:38739")
+        .collect();
+    assert_eq!(copies.len(), 2);
+    assert_eq!(copies[1].get("open").and_then(|v| v.as_bool()), Some(false));
 }
 
 #[tokio::test]

@@ -47,10 +47,12 @@ impl FindingIndex {
         u16::try_from(self.protocols.len()).unwrap_or(u16::MAX)
     }
 
-    /// Sorts by QID; call before [`FindingIndex::keys_for`].
+    /// Sorts by QID and drops repeated findings; call before [`FindingIndex::keys_for`].
     pub(crate) fn sort(&mut self) {
         if !self.sorted {
             self.refs.sort_unstable();
+            // A host on two pages pushes its findings twice.
+            self.refs.dedup();
             self.sorted = true;
         }
     }

@@ -145,6 +145,7 @@ pub(crate) async fn host_details<S: QualysSource, K: GraphSink>(
             }
         }
     }
+    state.host_details_failed = writer.has_errors();
     Ok(())
 }
 
@@ -166,27 +167,44 @@ pub(crate) async fn host_detections<S: QualysSource, K: GraphSink>(
 ) -> Result<(), K::Error> {
     let config = context.input.config;
     let query = detection_query(config, &context.windows.host_findings);
-    let mut seen_hosts: HashSet<u64> = HashSet::new();
     let RunState {
         host_ids,
         targets,
         host_findings,
+        host_details_failed,
         ..
     } = state;
+    let mut hosts_left_as_stored: HashSet<u64> = HashSet::new();
 
     for chunk in host_ids.chunks(DETECTION_CHUNK) {
         let mut stream = context.source.host_detections(&query, chunk);
         while let Some(item) = stream.next().await {
             match item {
-                // A host repeated by an overlapping page adds nothing new.
-                Ok(host) if seen_hosts.insert(host.host_id) => {
+                // Without its details, a host's findings would be written
+                // without their cloud ids and targets, erasing the stored ones.
+                Ok(host) if *host_details_failed && !targets.contains_key(&host.host_id) => {
+                    hosts_left_as_stored.insert(host.host_id);
+                }
+                // A host on two pages keeps the detections of both. The store
+                // merges a finding found on both, and the later copy wins.
+                Ok(host) => {
                     let host_targets = targets.get(&host.host_id);
                     emit_host_findings(config, writer, &host, host_targets, host_findings)?;
                 }
-                Ok(_) => {}
                 Err(error) => writer.record_source_error(&error),
             }
         }
+    }
+    if !hosts_left_as_stored.is_empty() {
+        writer.record_error(StepError {
+            message: format!(
+                "the host details step failed, so the findings of {} hosts without details \
+                 were left as stored; the next run reads them again",
+                hosts_left_as_stored.len()
+            ),
+            code: None,
+            endpoint: None,
+        });
     }
     Ok(())
 }

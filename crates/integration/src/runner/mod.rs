@@ -230,6 +230,9 @@ pub(crate) struct RunState {
     pub(crate) account: Option<Entity>,
     pub(crate) host_ids: Vec<u64>,
     pub(crate) targets: HashMap<u64, HostTargets>,
+    /// True when a page or record of the host details step failed, so a host
+    /// missing from `targets` may have details that were not read.
+    pub(crate) host_details_failed: bool,
     pub(crate) host_findings: FindingIndex,
     /// Ids of the web apps returned by the web app step.
     pub(crate) web_app_ids: Vec<u64>,
