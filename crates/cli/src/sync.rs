@@ -6,11 +6,13 @@
 use std::collections::{BTreeMap, HashMap};
 
 use futures_util::StreamExt as _;
+use qgraph_integration::SourceError;
+use qgraph_integration::steps::ids;
 use qgraph_integration::{
     Config, ConfigErrors, DataSet, KbEntry, RawConfig, RunError, RunInput, RunObserver, Secret,
     WindowState, run_sync,
 };
-use qgraph_model::{RunStatus, StepResult};
+use qgraph_model::{RunStatus, StepError, StepResult, StepStatus};
 use qgraph_qualys::{ApiFamily, ClientConfig, HostIdQuery, QualysClient, QualysError, RetryPolicy};
 use qgraph_store::{
     FindingLifecycle, GraphStore, Instance, StoreError, SyncOptions, SyncReport, SyncRun,
@@ -215,15 +217,24 @@ pub async fn sync_instance<S: GraphStore>(
     ];
     let fetched = crate::waits::while_reporting_waits(&governors, request.observer, async {
         let outcome = run_sync(&client, &mut run, &input).await;
-        if outcome.is_ok() && stage_listed_hosts(&client, &mut run, &instance.name).await? {
-            run.set_host_list_complete();
+        let mut listing_error = None;
+        if outcome.is_ok() {
+            match stage_listed_hosts(&client, &mut run).await? {
+                Ok(()) => run.set_host_list_complete(),
+                Err(error) => listing_error = Some(error),
+            }
         }
-        Ok::<_, StoreError>(outcome)
+        Ok::<_, StoreError>((outcome, listing_error))
     })
     .await?;
     let outcome = match fetched {
-        Ok(outcome) => outcome,
-        Err(error) => {
+        (Ok(mut outcome), listing_error) => {
+            if let Some(error) = listing_error {
+                record_listing_error(&mut outcome, &error);
+            }
+            outcome
+        }
+        (Err(error), _) => {
             run.abort(&error.to_string())?;
             return Err(run_error(&instance.name, error));
         }
@@ -256,26 +267,19 @@ fn sync_options(config: &Config, now_ms: i64) -> SyncOptions {
     SyncOptions { now_ms, findings }
 }
 
-/// Stages every host id Qualys lists (no scan window). Returns false when a
-/// page or record failed, because an incomplete list must not retire findings.
+/// Stages every host id Qualys lists (no scan window). Returns the error of
+/// a failed page or record, because an incomplete list must not retire
+/// findings.
 async fn stage_listed_hosts<R: SyncRun>(
     client: &QualysClient,
     run: &mut R,
-    instance: &str,
-) -> Result<bool, StoreError> {
+) -> Result<Result<(), QualysError>, StoreError> {
     let mut ranges = std::pin::pin!(client.host_ids(&HostIdQuery::default()));
     let mut batch: Vec<String> = Vec::with_capacity(HOST_BATCH);
     while let Some(item) = ranges.next().await {
         let range = match item {
             Ok(range) => range,
-            Err(error) => {
-                tracing::warn!(
-                    instance,
-                    %error,
-                    "listing every host id failed, so no finding is deleted for its host in this run"
-                );
-                return Ok(false);
-            }
+            Err(error) => return Ok(Err(error)),
         };
         for id in range.ids() {
             batch.push(id.to_string());
@@ -286,7 +290,29 @@ async fn stage_listed_hosts<R: SyncRun>(
         }
     }
     run.add_listed_hosts(&batch)?;
-    Ok(true)
+    Ok(Ok(()))
+}
+
+/// Records a failed listing of every host id as an error of the host ids
+/// step, so the run is partial and the job shows why no finding of a host
+/// Qualys no longer lists was deleted.
+fn record_listing_error(outcome: &mut qgraph_integration::RunOutcome, error: &QualysError) {
+    tracing::warn!(%error, "listing every host id failed");
+    let step_error = StepError {
+        message: format!(
+            "listing every host id failed, so no finding of a host Qualys no longer lists \
+             was deleted in this run: {error}"
+        ),
+        code: SourceError::code(error),
+        endpoint: SourceError::endpoint(error),
+    };
+    if let Some(step) = outcome.steps.iter_mut().find(|s| s.id == ids::HOST_IDS) {
+        step.status = StepStatus::Failure;
+        step.errors.push(step_error);
+    }
+    if outcome.status == RunStatus::Success {
+        outcome.status = RunStatus::PartialSuccess;
+    }
 }
 
 /// Builds the client of an instance with the request's timing overrides.

@@ -19,6 +19,7 @@ use e2e_support::{
     DAY_SECS, Snapshot, add, fixed_generated, fixed_now_ms, snapshot_diff, start_generated, sync_at,
 };
 use qgraph_model::{RunStatus, StepStatus};
+use qgraph_store::GraphStore as _;
 use qgraph_qualys_sim::{Endpoint, FaultKind, FaultRule, SummaryFilter, summary};
 
 /// Days the default configuration reaches back on a first sync.
@@ -396,4 +397,70 @@ async fn knowledge_base_always_500_ends_partial() {
         .cloned()
         .collect();
     assert!(missing.is_empty(), "deleted relationships: {missing:?}");
+}
+
+/// Arms a fault on the host list once the runner's last step is done, so
+/// only the unwindowed listing of every host id after the steps fails.
+struct FailListingAfterSteps {
+    simulator: qgraph_qualys_sim::SimHandle,
+}
+
+impl qgraph_integration::RunObserver for FailListingAfterSteps {
+    fn step_finished(&self, result: &qgraph_model::StepResult) {
+        if result.id == "fetch-finding-vulns" {
+            self.simulator.inject(FaultRule::always(
+                Endpoint::HostList,
+                FaultKind::ServerError { status: 500 },
+            ));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_host_listing_makes_run_partial() {
+    let day0 = start_generated(fixed_generated(30, 0)).await;
+    let dir = TempDir::new("e2e-listing-500");
+    let store = open_store(&dir);
+    add(&store, "l", sim_config(&day0.base_url(), SIM_PASSWORD)).await;
+    let observer = FailListingAfterSteps {
+        simulator: day0.handle(),
+    };
+    let mut request = qgraph_cli::sync::SyncRequest::new(fixed_now_ms(0), &observer);
+    request.client = e2e_support::fast_client();
+    let summary = qgraph_cli::sync::sync_instance(&store, "l", &request)
+        .await
+        .unwrap();
+    day0.shutdown().await;
+
+    assert_eq!(
+        summary.status,
+        RunStatus::PartialSuccess,
+        "{:?}",
+        summary.steps
+    );
+    assert_eq!(summary.exit_code(), 2);
+    assert_eq!(summary.report.findings_retired, 0);
+    let step = summary
+        .steps
+        .iter()
+        .find(|s| s.id == "fetch-scanned-host-ids")
+        .unwrap();
+    assert_eq!(step.status, StepStatus::Failure, "{step:?}");
+    assert_eq!(step.errors.len(), 1, "{step:?}");
+    assert!(
+        step.errors[0]
+            .message
+            .contains("listing every host id failed, so no finding of a host"),
+        "{:?}",
+        step.errors[0]
+    );
+    assert_eq!(step.errors[0].code.as_deref(), Some("500"));
+    // The windowed steps read everything, so the findings are stored.
+    let findings = store
+        .count_entities_by_type()
+        .unwrap()
+        .into_iter()
+        .find(|c| c.object_type == "qualys_host_finding")
+        .map_or(0, |c| c.count);
+    assert!(findings > 0);
 }
