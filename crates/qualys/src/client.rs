@@ -6,7 +6,7 @@
 //! [`QualysError::PageFailed`] naming the page, and the stream goes on with
 //! the next chunk where there is one.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
@@ -417,11 +417,19 @@ impl Inner {
         P: ParserFactory<K>,
     {
         let mut request = first;
+        let mut followed: HashSet<String> = HashSet::new();
         loop {
             let (meta, _) = self.run_page(&request, parser, tx).await?;
             let Some(next_url) = meta.next_url() else {
                 return Ok(());
             };
+            if !followed.insert(next_url.to_owned()) {
+                let error = QualysError::RepeatedNextPage {
+                    endpoint: request.endpoint,
+                    url: next_url.to_owned(),
+                };
+                return Err(self.send_failure(&request, 1, error, tx).await);
+            }
             // Credentials go only to the configured host, whatever URL a body names.
             if !self.config.api_url.is_same_origin(next_url) {
                 let error = QualysError::InvalidApiUrl {

@@ -206,6 +206,17 @@ pub enum QualysError {
         /// Endpoint called.
         endpoint: Endpoint,
     },
+    /// A `WARNING/URL` named a page the chain had already fetched, so
+    /// following it would never end.
+    #[error(
+        "{endpoint} named the same next page twice, so paging would never end; the page was {url}"
+    )]
+    RepeatedNextPage {
+        /// Endpoint called.
+        endpoint: Endpoint,
+        /// The repeated next-page URL.
+        url: String,
+    },
     /// Qualys asked for a wait longer than the client's limit (a 409 code
     /// 1965 whose `SECONDS_TO_WAIT` runs into hours).
     #[error(
@@ -317,6 +328,7 @@ impl QualysError {
             | Self::Parse { endpoint, .. }
             | Self::Record { endpoint, .. }
             | Self::NoCursor { endpoint }
+            | Self::RepeatedNextPage { endpoint, .. }
             | Self::WaitTooLong { endpoint, .. } => Some(*endpoint),
             Self::PageFailed { page, .. } => Some(page.endpoint),
             Self::InvalidApiUrl { .. }

@@ -99,6 +99,7 @@ impl RetryPolicy {
             | QualysError::ClientBuild { .. }
             | QualysError::Record { .. }
             | QualysError::NoCursor { .. }
+            | QualysError::RepeatedNextPage { .. }
             | QualysError::WaitTooLong { .. }
             | QualysError::PageFailed { .. } => Retryable::No,
         }

@@ -139,3 +139,59 @@ async fn next_page_on_other_host_rejected() {
         "{source:?}"
     );
 }
+
+/// Serves every connection the same host list page, whose `WARNING/URL`
+/// always names the page with `id_min=2`; returns the base URL and a counter
+/// of the requests served.
+async fn serve_looping_page() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base_url = format!("http://{}", listener.local_addr().unwrap());
+    let body = format!(
+        "<HOST_LIST_OUTPUT><RESPONSE><ID_SET><ID>1</ID></ID_SET><WARNING><CODE>1980</CODE>\
+         <TEXT>more</TEXT><URL><![CDATA[{base_url}/api/2.0/fo/asset/host/?action=list&id_min=2]]>\
+         </URL></WARNING></RESPONSE></HOST_LIST_OUTPUT>"
+    );
+    let response = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = served.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let response = response.clone();
+            tokio::spawn(async move {
+                let mut buf = [0_u8; 8192];
+                let _ = socket.read(&mut buf).await;
+                let _ = socket.write_all(response.as_bytes()).await;
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    (base_url, served)
+}
+
+#[tokio::test]
+async fn repeated_next_page_stops_chain() {
+    let (base_url, served) = serve_looping_page().await;
+    let items: Vec<_> = client(&base_url)
+        .host_ids(&Default::default())
+        .collect()
+        .await;
+
+    // The first page, the page it names, then the same name again.
+    assert_eq!(items.len(), 3, "{items:?}");
+    assert_eq!(items[0].as_ref().unwrap().first, 1);
+    assert_eq!(items[1].as_ref().unwrap().first, 1);
+    let Err(QualysError::PageFailed { source, .. }) = &items[2] else {
+        panic!("expected a failed page, got {:?}", items[2]);
+    };
+    assert!(
+        matches!(**source, QualysError::RepeatedNextPage { .. }),
+        "{source:?}"
+    );
+    assert!(source.to_string().contains("id_min=2"), "{source}");
+    assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
