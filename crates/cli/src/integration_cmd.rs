@@ -16,6 +16,8 @@ use qgraph_integration::config::{FIELDS, ListInput, ScalarInput};
 use qgraph_integration::{RawConfig, Secret};
 use qgraph_store::{GraphStore, SqliteStore};
 
+use crate::output::{OutputError, outln, status_after_output};
+
 /// Arguments of `qgraph integration`.
 #[derive(Debug, Args)]
 pub struct IntegrationArgs {
@@ -304,7 +306,7 @@ fn add(args: &AddArgs) -> anyhow::Result<()> {
         raw,
         check_options(args),
     ))?;
-    println!("added instance {} (id {})", instance.name, instance.id);
+    outln!("added instance {} (id {})", instance.name, instance.id)?;
     Ok(())
 }
 
@@ -323,7 +325,7 @@ fn edit(args: &AddArgs) -> anyhow::Result<()> {
         changes,
         check_options(args),
     ))?;
-    println!("updated instance {} (id {})", instance.name, instance.id);
+    outln!("updated instance {} (id {})", instance.name, instance.id)?;
     Ok(())
 }
 
@@ -356,10 +358,10 @@ fn list(db: &DbArgs) -> anyhow::Result<()> {
     let store = open_store(db)?;
     let instances = store.list_instances()?;
     if instances.is_empty() {
-        println!("no instances: add one with `qgraph integration add NAME`");
+        outln!("no instances: add one with `qgraph integration add NAME`")?;
         return Ok(());
     }
-    println!("{:<5} {:<24} {:<42} LAST JOB", "ID", "NAME", "API URL");
+    outln!("{:<5} {:<24} {:<42} LAST JOB", "ID", "NAME", "API URL")?;
     for instance in instances {
         let api_url = instance
             .config
@@ -376,13 +378,13 @@ fn list(db: &DbArgs) -> anyhow::Result<()> {
             None => "never run".to_owned(),
         };
         // Names stored before names were checked, and URLs, may contain control characters.
-        println!(
+        outln!(
             "{:<5} {:<24} {:<42} {}",
             instance.id.0,
             escape_controls(&instance.name),
             escape_controls(&api_url),
             last_job
-        );
+        )?;
     }
     Ok(())
 }
@@ -392,8 +394,8 @@ fn show(args: &NameArgs) -> anyhow::Result<()> {
     let instance = instances::find(&store, &args.name)?;
     let raw = stored_raw_config(&instance)?;
     let stored = serde_json::to_value(&raw)?;
-    println!("id: {}", instance.id);
-    println!("name: {}", escape_controls(&instance.name));
+    outln!("id: {}", instance.id)?;
+    outln!("name: {}", escape_controls(&instance.name))?;
     for field in FIELDS {
         let value = if field.name == "qualysPassword" {
             if instance.has_password {
@@ -408,7 +410,7 @@ fn show(args: &NameArgs) -> anyhow::Result<()> {
                 None => "(not set)".to_owned(),
             }
         };
-        println!("{}: {}", field.name, escape_controls(&value));
+        outln!("{}: {}", field.name, escape_controls(&value))?;
     }
     Ok(())
 }
@@ -416,13 +418,13 @@ fn show(args: &NameArgs) -> anyhow::Result<()> {
 fn remove(args: &NameArgs) -> anyhow::Result<()> {
     let store = open_store(&args.db)?;
     let report = instances::remove_instance(&store, &args.name, qgraph_cli::now_ms())?;
-    println!(
+    outln!(
         "removed instance {}: deleted {} entities, {} relationships and {} jobs",
         escape_controls(&args.name),
         report.entities_deleted,
         report.relationships_deleted,
         report.jobs_deleted
-    );
+    )?;
     Ok(())
 }
 
@@ -431,14 +433,16 @@ fn run_now(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let progress = Progress::new(ProgressMode::detect(args.quiet));
     let request = SyncRequest::new(qgraph_cli::now_ms(), &progress);
     let summary = runtime()?.block_on(sync_instance(&store, &args.name, &request))?;
-    print_summary(&summary);
-    Ok(ExitCode::from(summary.exit_code()))
+    // The run is committed, so its exit status is kept even when the reader
+    // of standard output has gone away.
+    let status = ExitCode::from(summary.exit_code());
+    Ok(status_after_output(print_summary(&summary), status))
 }
 
 /// Prints a sync's status, steps with their errors, and what the commit changed.
-pub fn print_summary(summary: &SyncSummary) {
+pub fn print_summary(summary: &SyncSummary) -> Result<(), OutputError> {
     let report = &summary.report;
-    println!(
+    outln!(
         "sync of {} finished: {} (job {})",
         escape_controls(&summary.instance.name),
         serde_json::to_value(summary.status)
@@ -446,14 +450,14 @@ pub fn print_summary(summary: &SyncSummary) {
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default(),
         report.job_id
-    );
+    )?;
     for step in &summary.steps {
-        println!("  {}", escape_controls(&describe_step(step)));
+        outln!("  {}", escape_controls(&describe_step(step)))?;
         for error in &step.errors {
-            println!("    error: {}", escape_controls(&describe_error(error)));
+            outln!("    error: {}", escape_controls(&describe_error(error)))?;
         }
     }
-    println!(
+    outln!(
         "  entities: {} created, {} updated, {} deleted; relationships: {} created, {} updated, {} deleted",
         report.entities_created,
         report.entities_updated,
@@ -461,7 +465,7 @@ pub fn print_summary(summary: &SyncSummary) {
         report.relationships_created + report.mapper_relationships_created,
         report.relationships_updated + report.mapper_relationships_updated,
         report.relationships_deleted + report.mapper_relationships_deleted,
-    );
+    )?;
     let mapper_changes = report.placeholders_created
         + report.placeholders_deleted
         + report.rule_relationships_created
@@ -469,31 +473,32 @@ pub fn print_summary(summary: &SyncSummary) {
     if mapper_changes > 0 {
         // These belong to the mapper scope, so the counts above leave them
         // out while the per-type counts of the graph include them.
-        println!(
+        outln!(
             "  mapper: {} placeholder entities created, {} deleted; {} relationships of the global mapping rules created, {} deleted",
             report.placeholders_created,
             report.placeholders_deleted,
             report.rule_relationships_created,
             report.rule_relationships_deleted,
-        );
+        )?;
     }
     if report.mapped_without_target > 0 {
-        println!(
+        outln!(
             "  {} mapped relationships relate nothing: their targets are only linked, not created, \
              and no stored entity matches (Azure VMs, for example), or their source is missing",
             report.mapped_without_target
-        );
+        )?;
     }
     if summary.status != qgraph_model::RunStatus::Success {
-        println!(
+        outln!(
             "  kept, because a step failed or is incremental: {}",
             report.partial_types.join(", ")
-        );
+        )?;
     }
     if !summary.unknown_qids.is_empty() {
-        println!(
+        outln!(
             "  {} QIDs were not found in the knowledge base",
             summary.unknown_qids.len()
-        );
+        )?;
     }
+    Ok(())
 }
