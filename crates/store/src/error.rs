@@ -65,7 +65,7 @@ pub enum StoreError {
     RunInProgress { instance: InstanceId },
 
     #[error(
-        "instance {instance} is already syncing in process {process_id} (job {job}); wait for that run to finish, or stop that process and run again"
+        "instance {instance} is already syncing in process {process_id} (job {job}); wait for that run to finish, or stop that process and try again"
     )]
     RunInProgressElsewhere {
         instance: InstanceId,

@@ -185,9 +185,26 @@ impl SqliteStore {
         now_ms: i64,
     ) -> Result<RemovalReport, StoreError> {
         reject_mapper(id)?;
+        if self.running().contains(&id) {
+            return Err(StoreError::RunInProgress { instance: id });
+        }
         let mut conn = self.conn();
+        // The check and the deletes share one write transaction, as a new
+        // run's check and job row do, so no run can start in between.
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         find_instance(&tx, id)?;
+        // Deleting the job row of a live run would make its commit fail on a
+        // foreign key. A dead process's RUNNING job is deleted with the rest.
+        let live = super::sync::running_jobs(&tx, id)?
+            .into_iter()
+            .find_map(|(job, alive)| alive.map(|process_id| (job, process_id)));
+        if let Some((job, process_id)) = live {
+            return Err(StoreError::RunInProgressElsewhere {
+                instance: id,
+                job,
+                process_id,
+            });
+        }
         let count = |sql: &str| -> Result<u64, StoreError> {
             let n: i64 = tx.query_row(sql, params![id.0], |row| row.get(0))?;
             Ok(u64::try_from(n).unwrap_or(0))
