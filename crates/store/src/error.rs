@@ -32,6 +32,11 @@ pub enum StoreError {
         supported: i64,
     },
 
+    #[error(
+        "{path} is not a qgraph database: it has tables but no schema_migrations table, so qgraph leaves it unchanged; pass --db with a qgraph database or a new path"
+    )]
+    NotQgraphDatabase { path: PathBuf },
+
     #[error("SQLite error: {0}")]
     Sqlite(#[from] rusqlite::Error),
 
@@ -121,4 +126,21 @@ pub enum StoreError {
     /// A query ran past its time limit and was stopped.
     #[error("the query timed out after {limit:?} and was stopped")]
     QueryTimedOut { limit: std::time::Duration },
+}
+
+impl StoreError {
+    /// Returns true when SQLite gave up waiting for a lock that another
+    /// connection holds, as when another process writes to the database.
+    pub fn is_database_locked(&self) -> bool {
+        let source = match self {
+            StoreError::Sqlite(source)
+            | StoreError::Open { source, .. }
+            | StoreError::NotWritable { source, .. } => source,
+            _ => return false,
+        };
+        matches!(
+            source.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        )
+    }
 }

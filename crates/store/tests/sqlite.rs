@@ -80,6 +80,60 @@ fn file_store_passes_conformance_case() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// Another application's SQLite database used to be migrated and switched
+/// to WAL by any command given its path.
+#[test]
+fn foreign_database_is_rejected_unchanged() {
+    let dir = scratch("foreign");
+    let path = dir.join("other.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT); INSERT INTO notes (body) VALUES ('keep');")
+            .unwrap();
+    }
+    let before = std::fs::read(&path).unwrap();
+
+    let error = SqliteStore::open_with_key(&path, KeySource::Ephemeral).unwrap_err();
+    assert!(
+        matches!(&error, StoreError::NotQgraphDatabase { path: p } if *p == path),
+        "{error}"
+    );
+    let message = error.to_string();
+    assert!(message.contains(&path.display().to_string()), "{message}");
+    assert!(message.contains("not a qgraph database"), "{message}");
+
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let journal_mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(journal_mode, "delete");
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(tables, ["notes"]);
+    drop(conn);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A 0-byte file, such as one `touch` made, is set up as a new database.
+#[test]
+fn empty_file_is_initialised() {
+    let dir = scratch("empty-file");
+    let path = dir.join("graph.db");
+    std::fs::write(&path, b"").unwrap();
+
+    let store = SqliteStore::open_with_key(&path, KeySource::Ephemeral).unwrap();
+
+    assert!(store.list_instances().unwrap().is_empty());
+    drop(store);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 #[test]
 fn unknown_schema_version_is_rejected_unchanged() {
     let dir = scratch("version");

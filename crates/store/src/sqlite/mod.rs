@@ -101,6 +101,11 @@ impl SqliteStore {
         key_source: KeySource,
     ) -> Result<Self, StoreError> {
         let found = schema_version(&conn).map_err(|error| not_writable(error, &path))?;
+        // Migrating another application's database would add tables to it
+        // and switch it to WAL, so only an empty file or a qgraph one opens.
+        if found == 0 && has_schema_objects(&conn).map_err(|error| not_writable(error, &path))? {
+            return Err(StoreError::NotQgraphDatabase { path });
+        }
         if found > SCHEMA_VERSION {
             return Err(StoreError::UnknownSchemaVersion {
                 path,
@@ -210,6 +215,14 @@ fn schema_version(conn: &Connection) -> Result<i64, StoreError> {
             row.get(0)
         })?;
     Ok(version.unwrap_or(0))
+}
+
+/// Returns true when the database has any table, index, view or trigger.
+fn has_schema_objects(conn: &Connection) -> Result<bool, StoreError> {
+    let found: Option<i64> = conn
+        .query_row("SELECT 1 FROM sqlite_master LIMIT 1", [], |row| row.get(0))
+        .optional()?;
+    Ok(found.is_some())
 }
 
 fn configure(conn: &Connection) -> Result<(), StoreError> {
