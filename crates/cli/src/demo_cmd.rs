@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 use clap::Args;
-use qgraph_cli::db::{DEMO_DB_FILE, DbArgs};
+use qgraph_cli::db::{DEMO_DB_FILE, DbArgs, DbPathError};
 use qgraph_cli::demo::{
     DEFAULT_HOSTS, DEFAULT_SEED, DemoOptions, DemoOutcome, DemoSource, REPOSITORY_FIXTURES,
     run_demo,
@@ -42,7 +42,11 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     let db_path = DbArgs {
         db: args.db.clone(),
     }
-    .resolve_for_create(DEMO_DB_FILE)?;
+    .resolve_for_create(DEMO_DB_FILE)
+    .map_err(|error| match error {
+        DbPathError::NoDataDir { .. } => DbPathError::NoDataDir { reads_env: false },
+        other => other,
+    })?;
     let options = DemoOptions {
         source: source(args)?,
         db_path: db_path.clone(),

@@ -461,8 +461,17 @@ fn prompt_password(name: &str) -> anyhow::Result<Secret> {
     }
     let text = rpassword::prompt_password(format!("Qualys password for instance {name}: "))
         .context("failed to read the password from the terminal")?;
-    if text.is_empty() {
-        bail!("the password is empty: enter the Qualys password of the API user");
+    prompted_password(text)
+}
+
+/// Rejects a blank password typed at the prompt here, because the
+/// configuration check would report it as a missing field with advice about
+/// QUALYS_PASSWORD, which edit never reads.
+fn prompted_password(text: String) -> anyhow::Result<Secret> {
+    if text.trim().is_empty() {
+        bail!(
+            "the password typed at the prompt is empty or only white space: run the command again and type the Qualys password of the API user"
+        );
     }
     Ok(Secret::new(text))
 }
@@ -617,4 +626,23 @@ pub fn print_summary(summary: &SyncSummary) -> Result<(), OutputError> {
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blank_prompted_password_is_rejected() {
+        for text in ["", " ", "   \t"] {
+            let error = prompted_password(text.to_owned()).unwrap_err();
+            let message = error.to_string();
+            assert!(
+                message.contains("typed at the prompt"),
+                "{text:?}: {message}"
+            );
+            assert!(!message.contains("QUALYS_PASSWORD"), "{text:?}: {message}");
+        }
+        assert!(prompted_password(" pass word ".to_owned()).is_ok());
+    }
 }

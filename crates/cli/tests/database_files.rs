@@ -160,3 +160,23 @@ fn rejected_add_leaves_no_database() {
         );
     }
 }
+
+/// Without HOME and XDG_DATA_HOME, the demo used to suggest QGRAPH_DB,
+/// which it does not read.
+#[test]
+fn demo_without_home_suggests_only_db() {
+    let dir = TempDir::new("no-home");
+    let output = Command::new(env!("CARGO_BIN_EXE_qgraph"))
+        .args(["demo", "--quiet"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("QGRAPH_DB", dir.db())
+        .output()
+        .unwrap();
+    let stderr = stderr(&output);
+
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("pass --db PATH"), "{stderr}");
+    assert!(!stderr.contains("QGRAPH_DB"), "{stderr}");
+    assert!(!dir.db().exists());
+}
