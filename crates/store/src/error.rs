@@ -100,19 +100,28 @@ pub enum StoreError {
     #[error("invalid secret key from {origin}: expected 64 hexadecimal characters (32 bytes)")]
     InvalidKey { origin: String },
 
+    /// `instances` are the names of the instances whose passwords were encrypted with the lost key.
     #[error(
-        "secret key file {path} is missing, but the database has encrypted passwords: restore the \
-         key file, or set QGRAPH_SECRET_KEY to the key, or re-enter each password with `qgraph integration edit`"
+        "secret key file {path} is missing, but the passwords of the instances {} are encrypted with it: \
+         restore the key file, or set QGRAPH_SECRET_KEY to the key. Without the key, a new key file is \
+         created only when no other instance has a password encrypted with the lost key, so the \
+         password of the only such instance can be re-entered with \
+         `qgraph integration edit NAME --password-file FILE`",
+        instances.join(", ")
     )]
-    KeyFileMissing { path: PathBuf },
+    KeyFileMissing {
+        path: PathBuf,
+        instances: Vec<String>,
+    },
 
     #[error("environment variable {0} with the secret key is not set")]
     KeyEnvMissing(String),
 
+    /// `instance` is the instance name, or its id where the name is not at hand.
     #[error(
-        "failed to decrypt the password of instance {instance}: the secret key is not the one it was stored with"
+        "failed to decrypt the password of instance {instance}: the secret key is not the one it was stored with; restore that key, or re-enter the password with `qgraph integration edit {instance} --password-file FILE`"
     )]
-    Decrypt { instance: InstanceId },
+    Decrypt { instance: String },
 
     #[error("failed to encrypt the password of instance {instance}")]
     Encrypt { instance: String },

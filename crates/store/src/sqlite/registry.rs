@@ -93,7 +93,7 @@ impl SqliteStore {
         }
         // Load the key before writing, so a missing key leaves no half-made instance.
         let key = match &new.password {
-            Some(_) => Some(self.secret_key()?),
+            Some(_) => Some(self.secret_key_for_new_password(None)?),
             None => None,
         };
         let config = to_json(&new.config, "instance configuration")?;
@@ -146,7 +146,10 @@ impl SqliteStore {
     ) -> Result<(), StoreError> {
         reject_mapper(id)?;
         let sealed = match password {
-            Some(password) => Some(self.secret_key()?.encrypt(id, password)?),
+            Some(password) => Some(
+                self.secret_key_for_new_password(Some(id))?
+                    .encrypt(id, password)?,
+            ),
             None => None,
         };
         let (nonce, ciphertext) = sealed.unzip();
@@ -162,19 +165,24 @@ impl SqliteStore {
     }
 
     pub(crate) fn password_impl(&self, id: InstanceId) -> Result<Option<Password>, StoreError> {
-        let sealed: Option<SealedPassword> = self
+        let sealed: Option<(String, SealedPassword)> = self
             .conn()
             .query_row(
-                "SELECT password_nonce, password_ciphertext FROM instances WHERE id = ?1",
+                "SELECT name, password_nonce, password_ciphertext FROM instances WHERE id = ?1",
                 params![id.0],
-                |row| Ok((row.get(0)?, row.get(1)?)),
+                |row| Ok((row.get(0)?, (row.get(1)?, row.get(2)?))),
             )
             .optional()?;
         match sealed {
             None => Err(StoreError::InstanceNotFound(id.to_string())),
-            Some((Some(nonce), Some(ciphertext))) => {
-                Ok(Some(self.secret_key()?.decrypt(id, &nonce, &ciphertext)?))
-            }
+            Some((name, (Some(nonce), Some(ciphertext)))) => self
+                .secret_key()?
+                .decrypt(id, &nonce, &ciphertext)
+                .map(Some)
+                .map_err(|error| match error {
+                    StoreError::Decrypt { .. } => StoreError::Decrypt { instance: name },
+                    other => other,
+                }),
             Some(_) => Ok(None),
         }
     }
