@@ -238,11 +238,13 @@ pub fn open_path(path: &Path) -> anyhow::Result<SqliteStore> {
             path.display(),
             without_path(&source.to_string(), path)
         ),
-        other => anyhow::anyhow!(
-            "failed to open the graph database {}: {}",
-            path.display(),
-            lock_advice(&other, path).unwrap_or_else(|| other.to_string())
-        ),
+        other => match lock_advice(&other, path) {
+            Some(message) => anyhow::anyhow!(message),
+            None => anyhow::anyhow!(
+                "failed to open the graph database {}: {other}; pass --db PATH or set QGRAPH_DB to a qgraph database file",
+                path.display()
+            ),
+        },
     })
 }
 
