@@ -20,10 +20,12 @@ pub struct DbArgs {
 /// A database location that could not be found or prepared.
 #[derive(Debug, thiserror::Error)]
 pub enum DbPathError {
+    /// `reads_env` is false for `demo`, whose `--db` has no `QGRAPH_DB` variable.
     #[error(
-        "cannot find a per-user data directory: neither XDG_DATA_HOME nor HOME is set; pass --db PATH or set QGRAPH_DB"
+        "cannot find a per-user data directory: neither XDG_DATA_HOME nor HOME is set; pass --db PATH{}",
+        if *reads_env { " or set QGRAPH_DB" } else { "" }
     )]
-    NoDataDir,
+    NoDataDir { reads_env: bool },
 
     #[error(
         "failed to create the data directory {path}: {source}; pass --db PATH to use another location"
@@ -104,7 +106,7 @@ pub fn user_data_dir(
     let home = lookup("HOME")
         .map(PathBuf::from)
         .filter(|path| !path.as_os_str().is_empty())
-        .ok_or(DbPathError::NoDataDir)?;
+        .ok_or(DbPathError::NoDataDir { reads_env: true })?;
     Ok(home.join(".local").join("share").join("qgraph"))
 }
 
@@ -163,6 +165,6 @@ mod tests {
     #[test]
     fn no_home_is_an_error() {
         let dir = user_data_dir(env(&[]));
-        assert!(matches!(dir, Err(DbPathError::NoDataDir)));
+        assert!(matches!(dir, Err(DbPathError::NoDataDir { .. })));
     }
 }

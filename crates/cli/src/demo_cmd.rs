@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 use clap::Args;
-use qgraph_cli::db::{DEMO_DB_FILE, DbArgs};
+use qgraph_cli::db::{DEMO_DB_FILE, DbArgs, DbPathError};
 use qgraph_cli::demo::{
     DEFAULT_HOSTS, DEFAULT_SEED, DemoOptions, DemoOutcome, DemoSource, REPOSITORY_FIXTURES,
     run_demo,
@@ -14,6 +14,7 @@ use qgraph_cli::progress::{Progress, ProgressMode};
 use qgraph_store::TypeCount;
 
 use crate::integration_cmd::{print_summary, runtime};
+use crate::output::{OutputError, out, outln, status_after_output};
 
 /// Arguments of `qgraph demo`.
 #[derive(Debug, Args)]
@@ -41,7 +42,11 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     let db_path = DbArgs {
         db: args.db.clone(),
     }
-    .resolve_for_create(DEMO_DB_FILE)?;
+    .resolve_for_create(DEMO_DB_FILE)
+    .map_err(|error| match error {
+        DbPathError::NoDataDir { .. } => DbPathError::NoDataDir { reads_env: false },
+        other => other,
+    })?;
     let options = DemoOptions {
         source: source(args)?,
         db_path: db_path.clone(),
@@ -49,8 +54,11 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     };
     let progress = Progress::new(ProgressMode::detect(args.quiet));
     let outcome = runtime()?.block_on(run_demo(&options, &progress))?;
-    print_outcome(&outcome, &db_path.display().to_string());
-    Ok(ExitCode::from(outcome.summary.exit_code()))
+    // The sync is committed, so its exit status is kept even when the reader
+    // of standard output has gone away.
+    let status = ExitCode::from(outcome.summary.exit_code());
+    let printed = print_outcome(&outcome, &db_path.display().to_string());
+    Ok(status_after_output(printed, status))
 }
 
 fn source(args: &DemoArgs) -> anyhow::Result<DemoSource> {
@@ -82,42 +90,44 @@ fn program() -> String {
         .unwrap_or_else(|| "qgraph".to_owned())
 }
 
-fn print_outcome(outcome: &DemoOutcome, db: &str) {
+fn print_outcome(outcome: &DemoOutcome, db: &str) -> Result<(), OutputError> {
     let qgraph = program();
-    print_summary(&outcome.summary);
-    println!();
-    print_counts("Entities by type", &outcome.entity_counts);
-    println!();
-    print_counts("Relationships by type", &outcome.relationship_counts);
+    print_summary(&outcome.summary)?;
+    outln!()?;
+    print_counts("Entities by type", &outcome.entity_counts)?;
+    outln!()?;
+    print_counts("Relationships by type", &outcome.relationship_counts)?;
     for answer in &outcome.answers {
-        println!();
-        println!("{}:", answer.title);
-        println!("  {qgraph} query --db {db} \"{}\"", answer.query);
+        outln!()?;
+        outln!("{}:", answer.title)?;
+        outln!("  {qgraph} query --db {db} \"{}\"", answer.query)?;
         match &answer.output {
-            Ok(table) => print!("{table}"),
-            Err(error) => println!("  query failed: {error}"),
+            Ok(table) => out!("{table}")?,
+            Err(error) => outln!("  query failed: {error}")?,
         }
     }
-    println!();
-    println!("Try next:");
-    println!(
+    outln!()?;
+    outln!("Try next:")?;
+    outln!(
         "  {qgraph} query --db {db} \"FIND qualys_host_finding WITH open = true RETURN count(qualys_host_finding)\""
-    );
-    println!("  {qgraph} jobs demo --db {db}");
-    println!("  # serve the same subscription again, then sync it incrementally:");
+    )?;
+    outln!("  {qgraph} jobs demo --db {db}")?;
+    outln!("  # serve the same subscription again, then sync it incrementally:")?;
     let sim_args = outcome.sim_command.trim_start_matches("qgraph ");
-    println!("  {qgraph} {sim_args} &");
-    println!("  {qgraph} integration run demo --db {db}");
+    outln!("  {qgraph} {sim_args} &")?;
+    outln!("  {qgraph} integration run demo --db {db}")?;
+    Ok(())
 }
 
-fn print_counts(title: &str, counts: &[TypeCount]) {
-    println!("{title}:");
+fn print_counts(title: &str, counts: &[TypeCount]) -> Result<(), OutputError> {
+    outln!("{title}:")?;
     let width = counts
         .iter()
         .map(|count| count.object_type.chars().count())
         .max()
         .unwrap_or(0);
     for count in counts {
-        println!("  {:<width$} {:>8}", count.object_type, count.count);
+        outln!("  {:<width$} {:>8}", count.object_type, count.count)?;
     }
+    Ok(())
 }

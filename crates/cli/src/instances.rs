@@ -142,10 +142,12 @@ pub async fn edit_instance<S: GraphStore>(
         verify_credentials(&config).await?;
     }
 
-    let updated = store.update_instance_config(instance.id, config_json(&config)?)?;
+    // The password goes first: it fails when the key file is missing and
+    // other instances need the lost key, and then nothing has changed.
     if new_password.is_some() {
         store.set_password(instance.id, Some(&Password::new(config.password.expose())))?;
     }
+    let updated = store.update_instance_config(instance.id, config_json(&config)?)?;
     Ok(updated)
 }
 

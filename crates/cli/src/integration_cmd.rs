@@ -1,7 +1,7 @@
 //! `qgraph integration`: add, list, show, edit, remove and run Qualys instances.
 
 use std::io::IsTerminal as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
@@ -14,7 +14,9 @@ use qgraph_cli::progress::{Progress, ProgressMode, describe_error, describe_step
 use qgraph_cli::sync::{SyncRequest, SyncSummary, stored_raw_config, sync_instance};
 use qgraph_integration::config::{FIELDS, ListInput, ScalarInput};
 use qgraph_integration::{RawConfig, Secret};
-use qgraph_store::{GraphStore, SqliteStore};
+use qgraph_store::{GraphStore, KeySource, SqliteStore, StoreError};
+
+use crate::output::{OutputError, outln, status_after_output};
 
 /// Arguments of `qgraph integration`.
 #[derive(Debug, Args)]
@@ -211,19 +213,74 @@ pub fn open_store(db: &DbArgs) -> anyhow::Result<SqliteStore> {
     open_path(&db.resolve_existing(DEFAULT_DB_FILE)?)
 }
 
-/// Opens the database the `--db` option names, creating it when missing.
-/// Only `integration add` creates a database.
-fn create_store(db: &DbArgs) -> anyhow::Result<SqliteStore> {
-    open_path(&db.resolve_for_create(DEFAULT_DB_FILE)?)
+/// Opens the database at `path`. The errors name the path once and add the
+/// advice that fits them.
+pub fn open_path(path: &Path) -> anyhow::Result<SqliteStore> {
+    // SQLite reports a missing folder only as "unable to open database file".
+    let parent = path.parent().filter(|dir| !dir.as_os_str().is_empty());
+    if let Some(dir) = parent
+        && !dir.is_dir()
+    {
+        bail!(
+            "failed to open the graph database {}: the folder {} does not exist; create it, or pass --db PATH with a path in an existing folder",
+            path.display(),
+            dir.display()
+        );
+    }
+    SqliteStore::open(path).map_err(|error| match error {
+        // These errors name the path and the fix already.
+        StoreError::NotQgraphDatabase { .. }
+        | StoreError::UnknownSchemaVersion { .. }
+        | StoreError::NotWritable { .. }
+        | StoreError::DatabasePermissions { .. } => error.into(),
+        StoreError::Open { source, .. } => anyhow::anyhow!(
+            "failed to open the graph database {}: {}; pass --db PATH or set QGRAPH_DB to a writable qgraph database file",
+            path.display(),
+            without_path(&source.to_string(), path)
+        ),
+        other => match lock_advice(&other, path) {
+            Some(message) => anyhow::anyhow!(message),
+            None => anyhow::anyhow!(
+                "failed to open the graph database {}: {other}; pass --db PATH or set QGRAPH_DB to a qgraph database file",
+                path.display()
+            ),
+        },
+    })
 }
 
-fn open_path(path: &std::path::Path) -> anyhow::Result<SqliteStore> {
-    SqliteStore::open(path).map_err(|error| {
-        anyhow::anyhow!(
-            "failed to open the graph database {}: {error}; pass --db PATH or set QGRAPH_DB to a writable qgraph database file",
-            path.display()
-        )
-    })
+/// Returns the SQLite message without the ": PATH" that SQLite appends when
+/// it cannot open a file, because the caller names the path already.
+fn without_path(message: &str, path: &Path) -> String {
+    let suffix = format!(": {}", path.display());
+    message.strip_suffix(&suffix).unwrap_or(message).to_owned()
+}
+
+/// Returns the message for an error whose cause is a database locked by
+/// another connection, which SQLite returns after the store's busy timeout.
+fn lock_advice(error: &(dyn std::error::Error + 'static), path: &Path) -> Option<String> {
+    let mut cause = Some(error);
+    while let Some(current) = cause {
+        let locked = current
+            .downcast_ref::<StoreError>()
+            .is_some_and(StoreError::is_database_locked);
+        if locked {
+            return Some(format!(
+                "the graph database {} is locked because another process is writing to it: try again when that process finishes",
+                path.display()
+            ));
+        }
+        cause = current.source();
+    }
+    None
+}
+
+/// Replaces an error caused by a locked database with one that names the
+/// database and says to try again. Other errors pass unchanged.
+fn with_lock_advice(error: anyhow::Error, path: &Path) -> anyhow::Error {
+    match lock_advice(error.as_ref(), path) {
+        Some(message) => anyhow::anyhow!(message),
+        None => error,
+    }
 }
 
 /// Builds the runtime the async parts of a command run on.
@@ -288,7 +345,7 @@ fn flags_with_env(
 
 fn add(args: &AddArgs) -> anyhow::Result<()> {
     // Check the name and read the password before the database file is
-    // created, so a rejected command leaves no empty database behind.
+    // created. A later rejection deletes the files this command created.
     qgraph_integration::validate_instance_name(&args.name)?;
     let mut raw = flags_with_env(&args.fields, &args.password, PasswordVariable::Read);
     if let Some(password) = given_password(&args.password)? {
@@ -297,15 +354,73 @@ fn add(args: &AddArgs) -> anyhow::Result<()> {
     if raw.qualys_password.is_none() {
         raw.qualys_password = Some(prompt_password(&args.name)?);
     }
-    let store = create_store(&args.db)?;
-    let instance = runtime()?.block_on(instances::add_instance(
-        &store,
-        &args.name,
-        raw,
-        check_options(args),
-    ))?;
-    println!("added instance {} (id {})", instance.name, instance.id);
+    let path = args.db.resolve_for_create(DEFAULT_DB_FILE)?;
+    let new_files = NewDatabaseFiles::before_open(&path);
+    let store = open_path(&path)?;
+    let added = runtime().and_then(|runtime| {
+        runtime
+            .block_on(instances::add_instance(
+                &store,
+                &args.name,
+                raw,
+                check_options(args),
+            ))
+            .map_err(|error| with_lock_advice(error.into(), &path))
+    });
+    let instance = match added {
+        Ok(instance) => instance,
+        Err(error) => {
+            drop(store);
+            new_files.remove();
+            return Err(error);
+        }
+    };
+    outln!("added instance {} (id {})", instance.name, instance.id)?;
     Ok(())
+}
+
+/// The files of a database that `integration add` is about to create, so
+/// a rejected add (an invalid field, a failed credential check) can delete
+/// them again instead of leaving an empty database behind.
+struct NewDatabaseFiles {
+    paths: Vec<PathBuf>,
+}
+
+impl NewDatabaseFiles {
+    /// Lists the database, its SQLite side files and its key file, each only
+    /// when it does not exist yet. Nothing is listed for an existing database.
+    fn before_open(database: &Path) -> Self {
+        if database.exists() {
+            return NewDatabaseFiles { paths: Vec::new() };
+        }
+        let mut paths = vec![database.to_path_buf()];
+        for suffix in ["-wal", "-shm", "-journal"] {
+            let mut name = database.as_os_str().to_owned();
+            name.push(suffix);
+            paths.push(PathBuf::from(name));
+        }
+        if let KeySource::File(key) = KeySource::default_for(database) {
+            paths.push(key);
+        }
+        paths.retain(|path| !path.exists());
+        NewDatabaseFiles { paths }
+    }
+
+    /// Deletes the listed files that now exist. A file that cannot be
+    /// deleted is named on standard error, because the add failed anyway.
+    fn remove(&self) {
+        for path in &self.paths {
+            match std::fs::remove_file(path) {
+                Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                    eprintln!(
+                        "failed to delete {}, which this rejected add created: {error}",
+                        path.display()
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
 }
 
 fn edit(args: &AddArgs) -> anyhow::Result<()> {
@@ -317,13 +432,15 @@ fn edit(args: &AddArgs) -> anyhow::Result<()> {
     if args.password.prompt_password {
         changes.qualys_password = Some(prompt_password(&args.name)?);
     }
-    let instance = runtime()?.block_on(instances::edit_instance(
-        &store,
-        &args.name,
-        changes,
-        check_options(args),
-    ))?;
-    println!("updated instance {} (id {})", instance.name, instance.id);
+    let instance = runtime()?
+        .block_on(instances::edit_instance(
+            &store,
+            &args.name,
+            changes,
+            check_options(args),
+        ))
+        .map_err(|error| with_lock_advice(error.into(), store.path()))?;
+    outln!("updated instance {} (id {})", instance.name, instance.id)?;
     Ok(())
 }
 
@@ -346,8 +463,17 @@ fn prompt_password(name: &str) -> anyhow::Result<Secret> {
     }
     let text = rpassword::prompt_password(format!("Qualys password for instance {name}: "))
         .context("failed to read the password from the terminal")?;
-    if text.is_empty() {
-        bail!("the password is empty: enter the Qualys password of the API user");
+    prompted_password(text)
+}
+
+/// Rejects a blank password typed at the prompt here, because the
+/// configuration check would report it as a missing field with advice about
+/// QUALYS_PASSWORD, which edit never reads.
+fn prompted_password(text: String) -> anyhow::Result<Secret> {
+    if text.trim().is_empty() {
+        bail!(
+            "the password typed at the prompt is empty or only white space: run the command again and type the Qualys password of the API user"
+        );
     }
     Ok(Secret::new(text))
 }
@@ -356,10 +482,10 @@ fn list(db: &DbArgs) -> anyhow::Result<()> {
     let store = open_store(db)?;
     let instances = store.list_instances()?;
     if instances.is_empty() {
-        println!("no instances: add one with `qgraph integration add NAME`");
+        outln!("no instances: add one with `qgraph integration add NAME`")?;
         return Ok(());
     }
-    println!("{:<5} {:<24} {:<42} LAST JOB", "ID", "NAME", "API URL");
+    outln!("{:<5} {:<24} {:<42} LAST JOB", "ID", "NAME", "API URL")?;
     for instance in instances {
         let api_url = instance
             .config
@@ -376,13 +502,13 @@ fn list(db: &DbArgs) -> anyhow::Result<()> {
             None => "never run".to_owned(),
         };
         // Names stored before names were checked, and URLs, may contain control characters.
-        println!(
+        outln!(
             "{:<5} {:<24} {:<42} {}",
             instance.id.0,
             escape_controls(&instance.name),
             escape_controls(&api_url),
             last_job
-        );
+        )?;
     }
     Ok(())
 }
@@ -392,8 +518,8 @@ fn show(args: &NameArgs) -> anyhow::Result<()> {
     let instance = instances::find(&store, &args.name)?;
     let raw = stored_raw_config(&instance)?;
     let stored = serde_json::to_value(&raw)?;
-    println!("id: {}", instance.id);
-    println!("name: {}", escape_controls(&instance.name));
+    outln!("id: {}", instance.id)?;
+    outln!("name: {}", escape_controls(&instance.name))?;
     for field in FIELDS {
         let value = if field.name == "qualysPassword" {
             if instance.has_password {
@@ -408,21 +534,22 @@ fn show(args: &NameArgs) -> anyhow::Result<()> {
                 None => "(not set)".to_owned(),
             }
         };
-        println!("{}: {}", field.name, escape_controls(&value));
+        outln!("{}: {}", field.name, escape_controls(&value))?;
     }
     Ok(())
 }
 
 fn remove(args: &NameArgs) -> anyhow::Result<()> {
     let store = open_store(&args.db)?;
-    let report = instances::remove_instance(&store, &args.name, qgraph_cli::now_ms())?;
-    println!(
+    let report = instances::remove_instance(&store, &args.name, qgraph_cli::now_ms())
+        .map_err(|error| with_lock_advice(error.into(), store.path()))?;
+    outln!(
         "removed instance {}: deleted {} entities, {} relationships and {} jobs",
         escape_controls(&args.name),
         report.entities_deleted,
         report.relationships_deleted,
         report.jobs_deleted
-    );
+    )?;
     Ok(())
 }
 
@@ -430,15 +557,19 @@ fn run_now(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let store = open_store(&args.db)?;
     let progress = Progress::new(ProgressMode::detect(args.quiet));
     let request = SyncRequest::new(qgraph_cli::now_ms(), &progress);
-    let summary = runtime()?.block_on(sync_instance(&store, &args.name, &request))?;
-    print_summary(&summary);
-    Ok(ExitCode::from(summary.exit_code()))
+    let summary = runtime()?
+        .block_on(sync_instance(&store, &args.name, &request))
+        .map_err(|error| with_lock_advice(error.into(), store.path()))?;
+    // The run is committed, so its exit status is kept even when the reader
+    // of standard output has gone away.
+    let status = ExitCode::from(summary.exit_code());
+    Ok(status_after_output(print_summary(&summary), status))
 }
 
 /// Prints a sync's status, steps with their errors, and what the commit changed.
-pub fn print_summary(summary: &SyncSummary) {
+pub fn print_summary(summary: &SyncSummary) -> Result<(), OutputError> {
     let report = &summary.report;
-    println!(
+    outln!(
         "sync of {} finished: {} (job {})",
         escape_controls(&summary.instance.name),
         serde_json::to_value(summary.status)
@@ -446,14 +577,14 @@ pub fn print_summary(summary: &SyncSummary) {
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default(),
         report.job_id
-    );
+    )?;
     for step in &summary.steps {
-        println!("  {}", escape_controls(&describe_step(step)));
+        outln!("  {}", escape_controls(&describe_step(step)))?;
         for error in &step.errors {
-            println!("    error: {}", escape_controls(&describe_error(error)));
+            outln!("    error: {}", escape_controls(&describe_error(error)))?;
         }
     }
-    println!(
+    outln!(
         "  entities: {} created, {} updated, {} deleted; relationships: {} created, {} updated, {} deleted",
         report.entities_created,
         report.entities_updated,
@@ -461,7 +592,7 @@ pub fn print_summary(summary: &SyncSummary) {
         report.relationships_created + report.mapper_relationships_created,
         report.relationships_updated + report.mapper_relationships_updated,
         report.relationships_deleted + report.mapper_relationships_deleted,
-    );
+    )?;
     let mapper_changes = report.placeholders_created
         + report.placeholders_deleted
         + report.rule_relationships_created
@@ -469,31 +600,51 @@ pub fn print_summary(summary: &SyncSummary) {
     if mapper_changes > 0 {
         // These belong to the mapper scope, so the counts above leave them
         // out while the per-type counts of the graph include them.
-        println!(
+        outln!(
             "  mapper: {} placeholder entities created, {} deleted; {} relationships of the global mapping rules created, {} deleted",
             report.placeholders_created,
             report.placeholders_deleted,
             report.rule_relationships_created,
             report.rule_relationships_deleted,
-        );
+        )?;
     }
     if report.mapped_without_target > 0 {
-        println!(
+        outln!(
             "  {} mapped relationships relate nothing: their targets are only linked, not created, \
              and no stored entity matches (Azure VMs, for example), or their source is missing",
             report.mapped_without_target
-        );
+        )?;
     }
     if summary.status != qgraph_model::RunStatus::Success {
-        println!(
+        outln!(
             "  kept, because a step failed or is incremental: {}",
             report.partial_types.join(", ")
-        );
+        )?;
     }
     if !summary.unknown_qids.is_empty() {
-        println!(
+        outln!(
             "  {} QIDs were not found in the knowledge base",
             summary.unknown_qids.len()
-        );
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blank_prompted_password_is_rejected() {
+        for text in ["", " ", "   \t"] {
+            let error = prompted_password(text.to_owned()).unwrap_err();
+            let message = error.to_string();
+            assert!(
+                message.contains("typed at the prompt"),
+                "{text:?}: {message}"
+            );
+            assert!(!message.contains("QUALYS_PASSWORD"), "{text:?}: {message}");
+        }
+        assert!(prompted_password(" pass word ".to_owned()).is_ok());
     }
 }

@@ -11,6 +11,7 @@ use qgraph_integration::time::format_iso_seconds;
 use qgraph_store::{GraphStore, Instance, JobRecord, JobStepRecord, SqliteStore};
 
 use crate::integration_cmd::open_store;
+use crate::output::{OutputError, outln};
 
 /// Arguments of `qgraph jobs`.
 #[derive(Debug, Args)]
@@ -19,8 +20,8 @@ pub struct JobsArgs {
     name: Option<String>,
     #[command(flatten)]
     db: DbArgs,
-    /// Jobs to show per instance, newest first.
-    #[arg(long, default_value_t = 10)]
+    /// Jobs to show per instance, newest first; 1 or more.
+    #[arg(long, default_value_t = 10, value_parser = parse_limit)]
     limit: usize,
 }
 
@@ -32,12 +33,22 @@ pub fn run(args: &JobsArgs) -> anyhow::Result<ExitCode> {
         None => store.list_instances()?,
     };
     if selected.is_empty() {
-        println!("no instances: add one with `qgraph integration add NAME`");
+        outln!("no instances: add one with `qgraph integration add NAME`")?;
     }
     for instance in &selected {
         print_instance_jobs(&store, instance, args.limit)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Parses `--limit`, which must be 1 or more: a limit of 0 would print
+/// "no jobs" for instances that have jobs.
+fn parse_limit(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("the number of jobs must be 1 or more".to_owned()),
+        Ok(limit) => Ok(limit),
+        Err(error) => Err(format!("expected a whole number, 1 or more ({error})")),
+    }
 }
 
 fn print_instance_jobs(
@@ -46,30 +57,30 @@ fn print_instance_jobs(
     limit: usize,
 ) -> anyhow::Result<()> {
     let name = escape_controls(&instance.name);
-    println!("instance {name} (id {})", instance.id);
+    outln!("instance {name} (id {})", instance.id)?;
     let jobs = store.jobs(instance.id, limit)?;
     if jobs.is_empty() {
-        println!("  no jobs: run `qgraph integration run {name}`");
+        outln!("  no jobs: run `qgraph integration run {name}`")?;
     }
     for job in &jobs {
-        print_job(job);
+        print_job(job)?;
     }
     Ok(())
 }
 
-fn print_job(job: &JobRecord) {
+fn print_job(job: &JobRecord) -> Result<(), OutputError> {
     let duration = job
         .ended_on
         .map(|end| format!(" in {:.1} s", (end - job.started_on) as f64 / 1000.0))
         .unwrap_or_default();
-    println!(
+    outln!(
         "  job {} started {} {}{duration}",
         job.id,
         format_iso_seconds(job.started_on),
         job.status.as_str()
-    );
+    )?;
     if let Some(report) = &job.report {
-        println!(
+        outln!(
             "    entities {} created, {} updated, {} deleted; relationships {} created, {} updated, {} deleted",
             report.entities_created,
             report.entities_updated,
@@ -77,10 +88,10 @@ fn print_job(job: &JobRecord) {
             report.relationships_created + report.mapper_relationships_created,
             report.relationships_updated + report.mapper_relationships_updated,
             report.relationships_deleted + report.mapper_relationships_deleted,
-        );
+        )?;
     }
     if let Some(error) = &job.error {
-        println!("    error: {}", escape_controls(error));
+        outln!("    error: {}", escape_controls(error))?;
     }
     // The store returns steps in its own order, so list them in execution order.
     let order: Vec<String> = qgraph_integration::step_declarations()
@@ -98,9 +109,10 @@ fn print_job(job: &JobRecord) {
             counts: step.counts.clone(),
             errors: step.errors.clone(),
         };
-        println!("    {}", escape_controls(&describe_step(&result)));
+        outln!("    {}", escape_controls(&describe_step(&result)))?;
         for error in &step.errors {
-            println!("      error: {}", escape_controls(&describe_error(error)));
+            outln!("      error: {}", escape_controls(&describe_error(error)))?;
         }
     }
+    Ok(())
 }

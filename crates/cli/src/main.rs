@@ -3,6 +3,7 @@
 mod demo_cmd;
 mod integration_cmd;
 mod jobs;
+mod output;
 mod query;
 mod sim;
 
@@ -11,6 +12,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use qgraph_cli::errors::error_chain_text;
 use tracing_subscriber::EnvFilter;
+
+use crate::output::OutputError;
 
 /// Pulls a Qualys subscription into a security asset graph and queries it with J1QL.
 #[derive(Debug, Parser)]
@@ -36,28 +39,47 @@ enum Command {
 
 fn main() -> ExitCode {
     init_tracing();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return parse_error(&error),
+    };
     match cli.command {
         Command::Sim(args) => sim::run(*args),
-        Command::Query(args) => match query::run(&args) {
-            Ok(output) => {
-                print!("{output}");
-                ExitCode::SUCCESS
-            }
-            Err(error) => {
-                eprintln!("error: {}", error_chain_text(error.as_ref()));
-                ExitCode::FAILURE
-            }
-        },
+        Command::Query(args) => report(query::run(&args).and_then(|output| {
+            output::out!("{output}")?;
+            Ok(ExitCode::SUCCESS)
+        })),
         Command::Demo(args) => report(demo_cmd::run(&args)),
         Command::Integration(args) => report(integration_cmd::run(args)),
         Command::Jobs(args) => report(jobs::run(&args)),
     }
 }
 
-/// Prints a command's error with each distinct cause once and returns exit status 1.
+/// Prints the help, the version or a usage error as clap formats it. Help and
+/// version exit with 0 and usage errors with 1, because 2 means a partial
+/// sync for `integration run` and `demo`.
+fn parse_error(error: &clap::Error) -> ExitCode {
+    let status = if error.use_stderr() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    };
+    // Help goes to standard output, so it may meet a closed pipe too.
+    let printed = error.print().map_err(OutputError::from);
+    output::status_after_output(printed, status)
+}
+
+/// Prints a command's error with each distinct cause once and returns exit
+/// status 1. A closed standard output pipe is no error: the reader took what
+/// it wanted, so the status is 0.
 fn report(result: anyhow::Result<ExitCode>) -> ExitCode {
     result.unwrap_or_else(|error| {
+        let broken_pipe = error
+            .downcast_ref::<OutputError>()
+            .is_some_and(OutputError::is_broken_pipe);
+        if broken_pipe {
+            return ExitCode::SUCCESS;
+        }
         eprintln!("error: {}", error_chain_text(error.as_ref()));
         ExitCode::FAILURE
     })

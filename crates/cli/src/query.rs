@@ -8,7 +8,8 @@ use clap::{Args, ValueEnum};
 use qgraph_cli::db::{DEFAULT_DB_FILE, DbArgs};
 use qgraph_cli::escape::{escape_result_controls, guard_result_formulas};
 use qgraph_query::{QueryOptions, RunError, format, run_query};
-use qgraph_store::SqliteStore;
+
+use crate::integration_cmd::open_path;
 
 /// Default of `--timeout`, in seconds: 15 times the slowest query goal on a million
 /// findings (2 s, `BENCHMARKS.md`), yet short enough that a query with too many hops
@@ -57,8 +58,7 @@ pub fn run(args: &QueryArgs) -> anyhow::Result<String> {
     let text = query_text(&args.query)?;
     // Opening a missing file would create an empty graph, so every query would return no rows.
     let db = args.db.resolve_existing(DEFAULT_DB_FILE)?;
-    let store =
-        SqliteStore::open(&db).with_context(|| format!("failed to open {}", db.display()))?;
+    let store = open_path(&db)?;
     let mut options = QueryOptions::at(qgraph_cli::now_ms());
     options.cursor = args.cursor;
     options.page_size = args.page_size;

@@ -1,6 +1,5 @@
 //! `qgraph sim`: runs the Qualys API simulator on loopback, or prints its ground truth.
 
-use std::io::Write;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,6 +10,8 @@ use qgraph_qualys_sim::{
     Credentials, DetectionStatus, FaultRule, GeneratedConfig, Limits, SimConfig, Simulator,
     SummaryFilter, parse_timestamp, summary,
 };
+
+use crate::output::outln;
 
 /// Options of `qgraph sim`.
 #[derive(Debug, Args)]
@@ -130,8 +131,7 @@ fn run_inner(args: SimArgs) -> anyhow::Result<()> {
             &generated_config(&args)?,
             &summary_filter(&args)?,
         ))?;
-        println!("{json}");
-        return Ok(());
+        return print_line(&json);
     }
     let config = sim_config(&args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -155,13 +155,11 @@ async fn serve(config: SimConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Prints a line to standard output; a closed pipe (as with `| head`) is not an error.
+/// Prints a line to standard output. A closed pipe (as with `| head`) is not
+/// an error, because the simulator goes on serving.
 fn print_line(text: &str) -> anyhow::Result<()> {
-    let mut stdout = std::io::stdout().lock();
-    match writeln!(stdout, "{text}").and_then(|()| stdout.flush()) {
-        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
-            Err(error).context("failed to write to standard output")
-        }
+    match outln!("{text}") {
+        Err(error) if !error.is_broken_pipe() => Err(error.into()),
         _ => Ok(()),
     }
 }

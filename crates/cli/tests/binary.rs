@@ -324,7 +324,13 @@ fn password_is_not_a_flag() {
     let dir = TempDir::new("bin-flag");
     let add = qgraph(&dir, &["integration", "add", "n", "--qualys-password", "x"]);
 
-    assert_eq!(add.status.code(), Some(2), "{}", text(&add));
+    // A usage error exits with 1; 2 is the status of a partial sync.
+    assert_eq!(add.status.code(), Some(1), "{}", text(&add));
+    assert!(
+        text(&add).contains("unexpected argument '--qualys-password'"),
+        "{}",
+        text(&add)
+    );
 }
 
 #[test]

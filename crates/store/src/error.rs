@@ -32,6 +32,11 @@ pub enum StoreError {
         supported: i64,
     },
 
+    #[error(
+        "{path} is not a qgraph database: it has tables but no schema_migrations table, so qgraph leaves it unchanged; pass --db with a qgraph database or a new path"
+    )]
+    NotQgraphDatabase { path: PathBuf },
+
     #[error("SQLite error: {0}")]
     Sqlite(#[from] rusqlite::Error),
 
@@ -65,7 +70,7 @@ pub enum StoreError {
     RunInProgress { instance: InstanceId },
 
     #[error(
-        "instance {instance} is already syncing in process {process_id} (job {job}); wait for that run to finish, or stop that process and run again"
+        "instance {instance} is already syncing in process {process_id} (job {job}); wait for that run to finish, or stop that process and try again"
     )]
     RunInProgressElsewhere {
         instance: InstanceId,
@@ -95,19 +100,28 @@ pub enum StoreError {
     #[error("invalid secret key from {origin}: expected 64 hexadecimal characters (32 bytes)")]
     InvalidKey { origin: String },
 
+    /// `instances` are the names of the instances whose passwords were encrypted with the lost key.
     #[error(
-        "secret key file {path} is missing, but the database has encrypted passwords: restore the \
-         key file, or set QGRAPH_SECRET_KEY to the key, or re-enter each password with `qgraph integration edit`"
+        "secret key file {path} is missing, but the passwords of the instances {} are encrypted with it: \
+         restore the key file, or set QGRAPH_SECRET_KEY to the key. Without the key, a new key file is \
+         created only when no other instance has a password encrypted with the lost key, so the \
+         password of the only such instance can be re-entered with \
+         `qgraph integration edit NAME --password-file FILE`",
+        instances.join(", ")
     )]
-    KeyFileMissing { path: PathBuf },
+    KeyFileMissing {
+        path: PathBuf,
+        instances: Vec<String>,
+    },
 
     #[error("environment variable {0} with the secret key is not set")]
     KeyEnvMissing(String),
 
+    /// `instance` is the instance name, or its id where the name is not at hand.
     #[error(
-        "failed to decrypt the password of instance {instance}: the secret key is not the one it was stored with"
+        "failed to decrypt the password of instance {instance}: the secret key is not the one it was stored with; restore that key, or re-enter the password with `qgraph integration edit {instance} --password-file FILE`"
     )]
-    Decrypt { instance: InstanceId },
+    Decrypt { instance: String },
 
     #[error("failed to encrypt the password of instance {instance}")]
     Encrypt { instance: String },
@@ -121,4 +135,21 @@ pub enum StoreError {
     /// A query ran past its time limit and was stopped.
     #[error("the query timed out after {limit:?} and was stopped")]
     QueryTimedOut { limit: std::time::Duration },
+}
+
+impl StoreError {
+    /// Returns true when SQLite gave up waiting for a lock that another
+    /// connection holds, as when another process writes to the database.
+    pub fn is_database_locked(&self) -> bool {
+        let source = match self {
+            StoreError::Sqlite(source)
+            | StoreError::Open { source, .. }
+            | StoreError::NotWritable { source, .. } => source,
+            _ => return false,
+        };
+        matches!(
+            source.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        )
+    }
 }

@@ -156,7 +156,9 @@ impl SecretKey {
         ciphertext: &[u8],
     ) -> Result<Password, StoreError> {
         if nonce.len() != NONCE_LEN {
-            return Err(StoreError::Decrypt { instance });
+            return Err(StoreError::Decrypt {
+                instance: instance.to_string(),
+            });
         }
         let cipher = XChaCha20Poly1305::new((&self.0).into());
         let aad = instance.0.to_le_bytes();
@@ -166,8 +168,12 @@ impl SecretKey {
         };
         let plain = cipher
             .decrypt(XNonce::from_slice(nonce), payload)
-            .map_err(|_| StoreError::Decrypt { instance })?;
-        let text = String::from_utf8(plain).map_err(|_| StoreError::Decrypt { instance })?;
+            .map_err(|_| StoreError::Decrypt {
+                instance: instance.to_string(),
+            })?;
+        let text = String::from_utf8(plain).map_err(|_| StoreError::Decrypt {
+            instance: instance.to_string(),
+        })?;
         Ok(Password(text))
     }
 }

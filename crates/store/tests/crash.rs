@@ -355,3 +355,45 @@ fn sync_busy_in_other_process_rejected() {
     drop(store);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Removing an instance that another live process is syncing is rejected
+/// with that process named, and the run's job is kept. Deleting that job
+/// used to make the run's commit fail on a foreign key. Once that process
+/// is gone, the removal deletes its job with the rest.
+#[test]
+#[cfg(target_os = "linux")]
+fn remove_busy_in_other_process_rejected() {
+    let dir = std::env::temp_dir().join(format!("qgraph-store-remove-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("graph.db");
+    spawn_child(&db, 1, "").finish();
+
+    let mut child = spawn_child(&db, 2, "staged 0");
+    child.wait_for("staged 0");
+    let child_pid = child.child.id();
+    let store = SqliteStore::open_with_key(&db, KeySource::Ephemeral).unwrap();
+    let instance = store.instance_by_name("crash").unwrap().unwrap().id;
+    match store.remove_instance(instance, 9_000) {
+        Err(qgraph_store::StoreError::RunInProgressElsewhere { process_id, .. }) => {
+            assert_eq!(process_id, child_pid);
+        }
+        other => panic!("expected the removal to be rejected, got {other:?}"),
+    }
+    let jobs = store.jobs(instance, 100).unwrap();
+    assert_eq!(jobs.len(), 2, "both jobs are kept");
+    assert_eq!(
+        jobs.iter()
+            .filter(|j| j.status == JobStatus::Running)
+            .count(),
+        1,
+        "the live run's job stays RUNNING"
+    );
+
+    child.kill();
+    let report = store.remove_instance(instance, 9_000).unwrap();
+    assert_eq!(report.jobs_deleted, 2);
+    assert!(store.instance_by_name("crash").unwrap().is_none());
+    drop(store);
+    std::fs::remove_dir_all(dir).unwrap();
+}

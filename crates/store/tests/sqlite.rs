@@ -80,6 +80,60 @@ fn file_store_passes_conformance_case() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// Another application's SQLite database used to be migrated and switched
+/// to WAL by any command given its path.
+#[test]
+fn foreign_database_is_rejected_unchanged() {
+    let dir = scratch("foreign");
+    let path = dir.join("other.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT); INSERT INTO notes (body) VALUES ('keep');")
+            .unwrap();
+    }
+    let before = std::fs::read(&path).unwrap();
+
+    let error = SqliteStore::open_with_key(&path, KeySource::Ephemeral).unwrap_err();
+    assert!(
+        matches!(&error, StoreError::NotQgraphDatabase { path: p } if *p == path),
+        "{error}"
+    );
+    let message = error.to_string();
+    assert!(message.contains(&path.display().to_string()), "{message}");
+    assert!(message.contains("not a qgraph database"), "{message}");
+
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let journal_mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(journal_mode, "delete");
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(tables, ["notes"]);
+    drop(conn);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A 0-byte file, such as one `touch` made, is set up as a new database.
+#[test]
+fn empty_file_is_initialised() {
+    let dir = scratch("empty-file");
+    let path = dir.join("graph.db");
+    std::fs::write(&path, b"").unwrap();
+
+    let store = SqliteStore::open_with_key(&path, KeySource::Ephemeral).unwrap();
+
+    assert!(store.list_instances().unwrap().is_empty());
+    drop(store);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 #[test]
 fn unknown_schema_version_is_rejected_unchanged() {
     let dir = scratch("version");
@@ -106,6 +160,95 @@ fn unknown_schema_version_is_rejected_unchanged() {
     );
     assert!(error.to_string().contains("upgrade qgraph"));
     assert_eq!(std::fs::read(&path).unwrap(), before);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// With the key file lost, the advice to re-enter a password with `edit`
+/// used to fail with the same error. A new key file is now created for the
+/// password of the only instance that had one, and rejected while another
+/// instance still has a password encrypted with the lost key.
+#[test]
+fn lost_key_allows_reentering_last_password() {
+    use qgraph_store::{InstanceKind, NewInstance, Password};
+    let dir = scratch("lost-key");
+    let path = dir.join("graph.db");
+    let key_path = dir.join("graph.db.key");
+    let open = || SqliteStore::open_with_key(&path, KeySource::File(key_path.clone())).unwrap();
+    let store = open();
+    let mut ids = Vec::new();
+    for name in ["acme", "beta"] {
+        let instance = store
+            .create_instance(NewInstance {
+                name: name.to_owned(),
+                kind: InstanceKind::Qualys,
+                config: serde_json::json!({}),
+                password: Some(Password::new("hunter2")),
+            })
+            .unwrap();
+        ids.push(instance.id);
+    }
+    drop(store);
+    std::fs::remove_file(&key_path).unwrap();
+
+    // Both passwords need the lost key, so neither can be replaced yet.
+    let store = open();
+    match store.set_password(ids[0], Some(&Password::new("new"))) {
+        Err(StoreError::KeyFileMissing { instances, .. }) => assert_eq!(instances, ["beta"]),
+        other => panic!("expected the lost key to be named, got {other:?}"),
+    }
+    match store.password(ids[0]) {
+        Err(error @ StoreError::KeyFileMissing { .. }) => {
+            let message = error.to_string();
+            assert!(message.contains("acme, beta"), "{message}");
+            assert!(message.contains("restore the key file"), "{message}");
+        }
+        other => panic!("expected the lost key to be named, got {other:?}"),
+    }
+    assert!(!key_path.exists(), "no key file was created");
+
+    // Once beta has no password, acme's password can be re-entered.
+    store.set_password(ids[1], None).unwrap();
+    store
+        .set_password(ids[0], Some(&Password::new("new")))
+        .unwrap();
+    assert!(key_path.exists());
+    drop(store);
+    let store = open();
+    assert_eq!(store.password(ids[0]).unwrap().unwrap().expose(), "new");
+    drop(store);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// The wrong-key error names the instance and the command that fixes it.
+#[test]
+fn wrong_key_error_names_instance() {
+    use qgraph_store::{InstanceKind, NewInstance, Password};
+    let dir = scratch("wrong-key");
+    let path = dir.join("graph.db");
+    let store = SqliteStore::open_with_key(&path, KeySource::Ephemeral).unwrap();
+    let id = store
+        .create_instance(NewInstance {
+            name: "acme".to_owned(),
+            kind: InstanceKind::Qualys,
+            config: serde_json::json!({}),
+            password: Some(Password::new("hunter2")),
+        })
+        .unwrap()
+        .id;
+    drop(store);
+
+    let other = SqliteStore::open_with_key(&path, KeySource::Ephemeral).unwrap();
+    let message = other.password(id).unwrap_err().to_string();
+    assert!(message.contains("instance acme"), "{message}");
+    assert!(
+        message.contains("qgraph integration edit acme --password-file FILE"),
+        "{message}"
+    );
+
+    // Re-entering the password works under the current key.
+    other.set_password(id, Some(&Password::new("new"))).unwrap();
+    assert_eq!(other.password(id).unwrap().unwrap().expose(), "new");
+    drop(other);
     std::fs::remove_dir_all(dir).unwrap();
 }
 

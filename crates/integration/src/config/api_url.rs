@@ -88,17 +88,15 @@ impl fmt::Display for ApiUrl {
 }
 
 fn split_scheme(text: &str) -> Option<(&'static str, &str)> {
-    let lower = text
-        .get(..8)
-        .map(str::to_ascii_lowercase)
-        .unwrap_or_default();
-    if lower == "https://" {
-        Some(("https", &text[8..]))
-    } else if lower.starts_with("http://") {
-        Some(("http", &text[7..]))
-    } else {
-        None
+    // Compares bytes, because slicing the text at 8 would panic or fail
+    // inside a multibyte character such as the é of `http://é:8080`.
+    for (scheme, prefix) in [("https", "https://"), ("http", "http://")] {
+        let head = text.as_bytes().get(..prefix.len());
+        if head.is_some_and(|head| head.eq_ignore_ascii_case(prefix.as_bytes())) {
+            return Some((scheme, &text[prefix.len()..]));
+        }
     }
+    None
 }
 
 fn split_port(authority: &str) -> Result<(&str, Option<u16>), &'static str> {
@@ -120,6 +118,8 @@ fn split_port(authority: &str) -> Result<(&str, Option<u16>), &'static str> {
     };
     let port = match port {
         None => None,
+        // `u16::from_str` accepts a leading '+', which a URL port must not have.
+        Some(text) if !text.bytes().all(|b| b.is_ascii_digit()) => return Err(BAD_PORT),
         Some(text) => match text.parse::<u16>() {
             Ok(p) if p > 0 => Some(p),
             _ => return Err(BAD_PORT),
@@ -207,6 +207,26 @@ mod tests {
             "ftp://localhost",
         ] {
             assert!(ApiUrl::parse(input).is_err(), "{input} was accepted");
+        }
+    }
+
+    #[test]
+    fn multibyte_host_is_a_host_error() {
+        let reason = ApiUrl::parse("http://\u{e9}:8080").unwrap_err();
+        assert!(reason.contains("host"), "{reason}");
+        let reason = ApiUrl::parse("HTTPS://\u{e9}").unwrap_err();
+        assert!(reason.contains("host"), "{reason}");
+    }
+
+    #[test]
+    fn signed_port_is_rejected() {
+        for input in [
+            "http://localhost:+443",
+            "http://localhost:-1",
+            "http://[::1]:+80",
+        ] {
+            let reason = ApiUrl::parse(input).unwrap_err();
+            assert!(reason.contains("port"), "{input}: {reason}");
         }
     }
 

@@ -101,6 +101,11 @@ impl SqliteStore {
         key_source: KeySource,
     ) -> Result<Self, StoreError> {
         let found = schema_version(&conn).map_err(|error| not_writable(error, &path))?;
+        // Migrating another application's database would add tables to it
+        // and switch it to WAL, so only an empty file or a qgraph one opens.
+        if found == 0 && has_schema_objects(&conn).map_err(|error| not_writable(error, &path))? {
+            return Err(StoreError::NotQgraphDatabase { path });
+        }
         if found > SCHEMA_VERSION {
             return Err(StoreError::UnknownSchemaVersion {
                 path,
@@ -137,34 +142,64 @@ impl SqliteStore {
         f(&self.conn())
     }
 
+    /// Returns the key that decrypts stored passwords. A missing key file
+    /// is an error while any instance has a password, because a new key
+    /// would not decrypt them.
     pub(crate) fn secret_key(&self) -> Result<&SecretKey, StoreError> {
+        self.secret_key_unless_others(None)
+    }
+
+    /// Returns the key that encrypts a new password of `writer` (`None`
+    /// for a new instance). A missing key file is created only when no
+    /// other instance has a password, because those were encrypted with
+    /// the lost key, and once it is restored the passwords stored under a
+    /// new key would fail instead.
+    pub(crate) fn secret_key_for_new_password(
+        &self,
+        writer: Option<InstanceId>,
+    ) -> Result<&SecretKey, StoreError> {
+        self.secret_key_unless_others(Some(writer))
+    }
+
+    /// Loads the key. With the key file missing, fails when an instance other
+    /// than `writer` has a password (every instance when `writer` is `None`).
+    fn secret_key_unless_others(
+        &self,
+        writer: Option<Option<InstanceId>>,
+    ) -> Result<&SecretKey, StoreError> {
         if let Some(key) = self.key.get() {
             return Ok(key);
         }
-        // A new key would make every stored password unreadable, and passwords
-        // stored under it would break again once the old key file is restored.
         if let KeySource::File(key_path) = &self.key_source
             && !key_path.exists()
-            && self.has_stored_passwords()?
         {
-            return Err(StoreError::KeyFileMissing {
-                path: key_path.clone(),
-            });
+            let except = writer.flatten();
+            let instances = self.instances_with_passwords(except)?;
+            if !instances.is_empty() {
+                return Err(StoreError::KeyFileMissing {
+                    path: key_path.clone(),
+                    instances,
+                });
+            }
         }
         let key = self.key_source.load()?;
         Ok(self.key.get_or_init(|| key))
     }
 
-    fn has_stored_passwords(&self) -> Result<bool, StoreError> {
-        let found: Option<i64> = self
-            .conn()
-            .query_row(
-                "SELECT 1 FROM instances WHERE password_ciphertext IS NOT NULL LIMIT 1",
-                [],
-                |row| row.get(0),
-            )
-            .optional()?;
-        Ok(found.is_some())
+    /// Returns the names of the instances other than `except` that have a password.
+    fn instances_with_passwords(
+        &self,
+        except: Option<InstanceId>,
+    ) -> Result<Vec<String>, StoreError> {
+        let except = except.map_or(-1, |id| id.0);
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT name FROM instances WHERE password_ciphertext IS NOT NULL AND id != ?1 ORDER BY name",
+        )?;
+        let names = stmt
+            .query_map([except], |row| row.get(0))?
+            .collect::<Result<Vec<String>, _>>()?;
+        Ok(names)
     }
 
     pub(crate) fn running(&self) -> MutexGuard<'_, HashSet<InstanceId>> {
@@ -210,6 +245,14 @@ fn schema_version(conn: &Connection) -> Result<i64, StoreError> {
             row.get(0)
         })?;
     Ok(version.unwrap_or(0))
+}
+
+/// Returns true when the database has any table, index, view or trigger.
+fn has_schema_objects(conn: &Connection) -> Result<bool, StoreError> {
+    let found: Option<i64> = conn
+        .query_row("SELECT 1 FROM sqlite_master LIMIT 1", [], |row| row.get(0))
+        .optional()?;
+    Ok(found.is_some())
 }
 
 fn configure(conn: &Connection) -> Result<(), StoreError> {

@@ -93,7 +93,7 @@ impl SqliteStore {
         }
         // Load the key before writing, so a missing key leaves no half-made instance.
         let key = match &new.password {
-            Some(_) => Some(self.secret_key()?),
+            Some(_) => Some(self.secret_key_for_new_password(None)?),
             None => None,
         };
         let config = to_json(&new.config, "instance configuration")?;
@@ -146,7 +146,10 @@ impl SqliteStore {
     ) -> Result<(), StoreError> {
         reject_mapper(id)?;
         let sealed = match password {
-            Some(password) => Some(self.secret_key()?.encrypt(id, password)?),
+            Some(password) => Some(
+                self.secret_key_for_new_password(Some(id))?
+                    .encrypt(id, password)?,
+            ),
             None => None,
         };
         let (nonce, ciphertext) = sealed.unzip();
@@ -162,19 +165,24 @@ impl SqliteStore {
     }
 
     pub(crate) fn password_impl(&self, id: InstanceId) -> Result<Option<Password>, StoreError> {
-        let sealed: Option<SealedPassword> = self
+        let sealed: Option<(String, SealedPassword)> = self
             .conn()
             .query_row(
-                "SELECT password_nonce, password_ciphertext FROM instances WHERE id = ?1",
+                "SELECT name, password_nonce, password_ciphertext FROM instances WHERE id = ?1",
                 params![id.0],
-                |row| Ok((row.get(0)?, row.get(1)?)),
+                |row| Ok((row.get(0)?, (row.get(1)?, row.get(2)?))),
             )
             .optional()?;
         match sealed {
             None => Err(StoreError::InstanceNotFound(id.to_string())),
-            Some((Some(nonce), Some(ciphertext))) => {
-                Ok(Some(self.secret_key()?.decrypt(id, &nonce, &ciphertext)?))
-            }
+            Some((name, (Some(nonce), Some(ciphertext)))) => self
+                .secret_key()?
+                .decrypt(id, &nonce, &ciphertext)
+                .map(Some)
+                .map_err(|error| match error {
+                    StoreError::Decrypt { .. } => StoreError::Decrypt { instance: name },
+                    other => other,
+                }),
             Some(_) => Ok(None),
         }
     }
@@ -185,9 +193,26 @@ impl SqliteStore {
         now_ms: i64,
     ) -> Result<RemovalReport, StoreError> {
         reject_mapper(id)?;
+        if self.running().contains(&id) {
+            return Err(StoreError::RunInProgress { instance: id });
+        }
         let mut conn = self.conn();
+        // The check and the deletes share one write transaction, as a new
+        // run's check and job row do, so no run can start in between.
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         find_instance(&tx, id)?;
+        // Deleting the job row of a live run would make its commit fail on a
+        // foreign key. A dead process's RUNNING job is deleted with the rest.
+        let live = super::sync::running_jobs(&tx, id)?
+            .into_iter()
+            .find_map(|(job, alive)| alive.map(|process_id| (job, process_id)));
+        if let Some((job, process_id)) = live {
+            return Err(StoreError::RunInProgressElsewhere {
+                instance: id,
+                job,
+                process_id,
+            });
+        }
         let count = |sql: &str| -> Result<u64, StoreError> {
             let n: i64 = tx.query_row(sql, params![id.0], |row| row.get(0))?;
             Ok(u64::try_from(n).unwrap_or(0))

@@ -124,17 +124,7 @@ impl SqliteStore {
         // processes starting at once cannot both find the instance idle.
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let this_process = process::current();
-        let running = tx
-            .prepare("SELECT id, process FROM jobs WHERE instance_id = ?1 AND status = 'RUNNING'")?
-            .query_map(params![instance.0], |row| {
-                Ok((row.get::<_, i64>(0)?, row.get::<_, Option<String>>(1)?))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        for (job, owner) in running {
-            let alive = owner
-                .as_deref()
-                .filter(|owner| Some(*owner) != this_process.as_deref())
-                .and_then(process::alive);
+        for (job, alive) in running_jobs(&tx, instance)? {
             if let Some(process_id) = alive {
                 return Err(StoreError::RunInProgressElsewhere {
                     instance,
@@ -162,6 +152,32 @@ impl SqliteStore {
         stage.create(&conn)?;
         Ok((job_id, kind, stage))
     }
+}
+
+/// Returns the RUNNING jobs of `instance` with the pid of the other live
+/// process that runs each. The pid is `None` when that process is gone or
+/// is this process, whose own runs [`SqliteStore::running`] tracks.
+pub(super) fn running_jobs(
+    conn: &Connection,
+    instance: InstanceId,
+) -> Result<Vec<(i64, Option<u32>)>, StoreError> {
+    let this_process = process::current();
+    let running = conn
+        .prepare("SELECT id, process FROM jobs WHERE instance_id = ?1 AND status = 'RUNNING'")?
+        .query_map(params![instance.0], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, Option<String>>(1)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(running
+        .into_iter()
+        .map(|(job, owner)| {
+            let alive = owner
+                .as_deref()
+                .filter(|owner| Some(*owner) != this_process.as_deref())
+                .and_then(process::alive);
+            (job, alive)
+        })
+        .collect())
 }
 
 impl GraphSink for SqliteSyncRun<'_> {

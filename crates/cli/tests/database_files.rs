@@ -1,0 +1,182 @@
+//! Which database files the binary opens, creates and leaves behind: another
+//! application's SQLite file, a path in a missing folder, and a rejected add.
+
+#![allow(clippy::unwrap_used, reason = "tests")]
+#![allow(clippy::panic, reason = "tests")]
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::TempDir;
+
+fn qgraph(dir: &TempDir, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_qgraph"))
+        .args(args)
+        .env_clear()
+        .env("HOME", dir.path())
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .output()
+        .unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Returns the names of the files in `dir`, sorted.
+fn file_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Every command given another application's SQLite file used to migrate it
+/// and switch it to WAL, and the demo synced into it.
+#[test]
+fn foreign_database_is_left_unchanged() {
+    let dir = TempDir::new("foreign-db");
+    let path = dir.path().join("other.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('keep');")
+            .unwrap();
+    }
+    let before = std::fs::read(&path).unwrap();
+    let db = path.display().to_string();
+
+    let commands: [&[&str]; 5] = [
+        &["integration", "list", "--db", &db],
+        &["jobs", "--db", &db],
+        &["query", "--db", &db, "FIND qualys_host"],
+        &["integration", "remove", "x", "--db", &db],
+        &["demo", "--hosts", "2", "--quiet", "--db", &db],
+    ];
+    for args in commands {
+        let output = qgraph(&dir, args);
+        let stderr = stderr(&output);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains(&db), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("is not a qgraph database"),
+            "{args:?}: {stderr}"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), before, "{args:?}");
+    }
+    assert_eq!(file_names(dir.path()), ["other.db"]);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let journal_mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(journal_mode, "delete");
+}
+
+/// A path in a missing folder used to print the path three times and not
+/// say that the folder is missing.
+#[test]
+fn missing_folder_is_named() {
+    let dir = TempDir::new("missing-folder");
+    let password = dir.path().join("password.txt");
+    std::fs::write(&password, "secret\n").unwrap();
+    let db = dir.path().join("no").join("such").join("graph.db");
+    let db = db.display().to_string();
+    let folder = dir.path().join("no").join("such").display().to_string();
+
+    let output = qgraph(
+        &dir,
+        &[
+            "integration",
+            "add",
+            "lab",
+            "--db",
+            &db,
+            "--qualys-username",
+            "user",
+            "--qualys-api-url",
+            "http://127.0.0.1:9",
+            "--allow-loopback-api-url",
+            "--no-verify",
+            "--password-file",
+            &password.display().to_string(),
+        ],
+    );
+    let stderr = stderr(&output);
+
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.matches(&db).count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!("the folder {folder} does not exist")),
+        "{stderr}"
+    );
+}
+
+/// A rejected add used to leave a new empty database (and its key file)
+/// behind, so the next command found a database without instances.
+#[test]
+fn rejected_add_leaves_no_database() {
+    let dir = TempDir::new("rejected-add");
+    let password = dir.path().join("password.txt");
+    std::fs::write(&password, "secret\n").unwrap();
+    let password = password.display().to_string();
+    let db = dir.db().display().to_string();
+    let base = [
+        "integration",
+        "add",
+        "lab",
+        "--db",
+        &db,
+        "--qualys-username",
+        "user",
+        "--allow-loopback-api-url",
+        "--password-file",
+        &password,
+    ];
+
+    // An invalid field value.
+    let mut invalid = base.to_vec();
+    invalid.extend(["--qualys-api-url", "http://127.0.0.1:9", "--no-verify"]);
+    invalid.extend(["--polling-interval", "HOURLY"]);
+    // A failed credential check: nothing listens on the discard port.
+    let mut unverified = base.to_vec();
+    unverified.extend(["--qualys-api-url", "http://127.0.0.1:9"]);
+
+    for args in [invalid, unverified] {
+        let output = qgraph(&dir, &args);
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert_eq!(
+            file_names(dir.path()),
+            ["password.txt"],
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+}
+
+/// Without HOME and XDG_DATA_HOME, the demo used to suggest QGRAPH_DB,
+/// which it does not read.
+#[test]
+fn demo_without_home_suggests_only_db() {
+    let dir = TempDir::new("no-home");
+    let output = Command::new(env!("CARGO_BIN_EXE_qgraph"))
+        .args(["demo", "--quiet"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("QGRAPH_DB", dir.db())
+        .output()
+        .unwrap();
+    let stderr = stderr(&output);
+
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("pass --db PATH"), "{stderr}");
+    assert!(!stderr.contains("QGRAPH_DB"), "{stderr}");
+    assert!(!dir.db().exists());
+}
