@@ -19,8 +19,8 @@ use e2e_support::{
     DAY_SECS, Snapshot, add, fixed_generated, fixed_now_ms, snapshot_diff, start_generated, sync_at,
 };
 use qgraph_model::{RunStatus, StepStatus};
-use qgraph_store::GraphStore as _;
 use qgraph_qualys_sim::{Endpoint, FaultKind, FaultRule, SummaryFilter, summary};
+use qgraph_store::GraphStore as _;
 
 /// Days the default configuration reaches back on a first sync.
 const DEFAULT_DAYS: i64 = 7;
