@@ -593,6 +593,9 @@ pub fn print_summary(summary: &SyncSummary) -> Result<(), OutputError> {
         report.relationships_updated + report.mapper_relationships_updated,
         report.relationships_deleted + report.mapper_relationships_deleted,
     )?;
+    if report.findings_retired > 0 {
+        outln!("  {}", retired_findings_text(report.findings_retired))?;
+    }
     let mapper_changes = report.placeholders_created
         + report.placeholders_deleted
         + report.rule_relationships_created
@@ -647,4 +650,13 @@ mod tests {
         }
         assert!(prompted_password(" pass word ".to_owned()).is_ok());
     }
+}
+
+/// Describes the findings a commit deleted by their lifecycle, apart from the
+/// entity counts; their relationships went with them.
+pub(crate) fn retired_findings_text(count: u64) -> String {
+    format!(
+        "findings retired: {count}, because their host is gone or they passed the retention; \
+         their relationships were deleted with them"
+    )
 }

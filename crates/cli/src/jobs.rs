@@ -89,6 +89,12 @@ fn print_job(job: &JobRecord) -> Result<(), OutputError> {
             report.relationships_updated + report.mapper_relationships_updated,
             report.relationships_deleted + report.mapper_relationships_deleted,
         )?;
+        if report.findings_retired > 0 {
+            outln!(
+                "    {}",
+                crate::integration_cmd::retired_findings_text(report.findings_retired)
+            )?;
+        }
     }
     if let Some(error) = &job.error {
         outln!("    error: {}", escape_controls(error))?;

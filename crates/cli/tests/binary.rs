@@ -471,3 +471,76 @@ fn add_reads_unset_fields_from_environment() {
     );
     assert!(shown.contains("qualysPassword: ********"), "{shown}");
 }
+
+/// Starts a generated subscription that began 30 days ago, as it was on `day`.
+async fn start_sim_on_day(day: u32) -> qgraph_qualys_sim::RunningSimulator {
+    let today = qgraph_cli::now_ms() / 1000 / 86_400 * 86_400;
+    let generated = qgraph_qualys_sim::GeneratedConfig {
+        hosts: 300,
+        seed: 9,
+        detections_per_host: 8,
+        day,
+        start_secs: today - 30 * 86_400,
+        ..qgraph_qualys_sim::GeneratedConfig::default()
+    };
+    qgraph_qualys_sim::Simulator::start(qgraph_qualys_sim::SimConfig::generated(generated))
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_and_jobs_count_retired_findings() {
+    let day0 = start_sim_on_day(0).await;
+    let day10 = start_sim_on_day(10).await;
+    let dir = TempDir::new("bin-retired");
+    let db = db_text(&dir);
+    let password_file = write_password(&dir, SIM_PASSWORD);
+    let day0_url = day0.base_url();
+    let mut add = add_args("r", &db, &day0_url, &password_file);
+    add.extend([
+        "--min-findings-since-days",
+        "3650",
+        "--min-scanned-since-days",
+        "3650",
+        "--findings-retention-days",
+        "3650",
+    ]);
+    let added = qgraph_async(&dir, &add).await;
+    assert!(added.status.success(), "{}", text(&added));
+    let first = qgraph_async(&dir, &["integration", "run", "r", "--db", &db, "--quiet"]).await;
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+    assert!(
+        !text(&first).contains("findings retired"),
+        "{}",
+        text(&first)
+    );
+
+    let url = day10.base_url();
+    let edit = [
+        "integration",
+        "edit",
+        "r",
+        "--db",
+        &db,
+        "--qualys-api-url",
+        &url,
+        "--allow-loopback-api-url",
+        "--no-verify",
+    ];
+    let edited = qgraph_async(&dir, &edit).await;
+    assert!(edited.status.success(), "{}", text(&edited));
+    let second = qgraph_async(&dir, &["integration", "run", "r", "--db", &db, "--quiet"]).await;
+    assert_eq!(second.status.code(), Some(0), "{}", text(&second));
+    let stdout = String::from_utf8_lossy(&second.stdout).to_string();
+    let line = stdout
+        .lines()
+        .find(|line| line.contains("findings retired: "))
+        .unwrap_or_else(|| panic!("no retired findings in: {stdout}"));
+    assert!(line.contains("their host is gone"), "{line}");
+
+    let jobs = qgraph_async(&dir, &["jobs", "r", "--db", &db]).await;
+    assert!(jobs.status.success(), "{}", text(&jobs));
+    assert!(text(&jobs).contains(line.trim()), "{}", text(&jobs));
+    day0.shutdown().await;
+    day10.shutdown().await;
+}
