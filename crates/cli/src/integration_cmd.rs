@@ -633,6 +633,15 @@ pub fn print_summary(summary: &SyncSummary) -> Result<(), OutputError> {
     Ok(())
 }
 
+/// Describes the findings a commit deleted by their lifecycle, apart from the
+/// entity counts; their relationships went with them.
+pub(crate) fn retired_findings_text(count: u64) -> String {
+    format!(
+        "findings retired: {count}, because their host is gone or they passed the retention; \
+         their relationships were deleted with them"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -650,13 +659,4 @@ mod tests {
         }
         assert!(prompted_password(" pass word ".to_owned()).is_ok());
     }
-}
-
-/// Describes the findings a commit deleted by their lifecycle, apart from the
-/// entity counts; their relationships went with them.
-pub(crate) fn retired_findings_text(count: u64) -> String {
-    format!(
-        "findings retired: {count}, because their host is gone or they passed the retention; \
-         their relationships were deleted with them"
-    )
 }
