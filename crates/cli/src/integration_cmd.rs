@@ -149,6 +149,33 @@ struct ConfigFlags {
 }
 
 impl ConfigFlags {
+    /// Rejects a flag of one value given as empty or white space. Left out,
+    /// such a field keeps its stored value (edit) or gets its default (add),
+    /// so an empty value would do one of those silently. The description
+    /// may be emptied, and an empty list clears the list.
+    fn reject_blank_values(&self) -> anyhow::Result<()> {
+        let single_values = [
+            ("--account-name", &self.account_name),
+            ("--polling-interval", &self.polling_interval),
+            ("--tag-with-account-name", &self.tag_with_account_name),
+            ("--qualys-username", &self.qualys_username),
+            ("--qualys-api-url", &self.qualys_api_url),
+            ("--min-scanned-since-days", &self.min_scanned_since_days),
+            ("--min-findings-since-days", &self.min_findings_since_days),
+            ("--ingest-web-app-scans", &self.ingest_web_app_scans),
+            ("--findings-retention-days", &self.findings_retention_days),
+        ];
+        for (flag, value) in single_values {
+            if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+                anyhow::bail!(
+                    "{flag} is empty: give it a value, or leave the flag out to keep the \
+                     stored value (edit) or use the default (add)"
+                );
+            }
+        }
+        Ok(())
+    }
+
     fn to_raw(&self) -> RawConfig {
         let scalar = |v: &Option<String>| v.clone().map(ScalarInput::Text);
         let list = |v: &Option<String>| v.clone().map(ListInput::Text);
@@ -347,6 +374,7 @@ fn add(args: &AddArgs) -> anyhow::Result<()> {
     // Check the name and read the password before the database file is
     // created. A later rejection deletes the files this command created.
     qgraph_integration::validate_instance_name(&args.name)?;
+    args.fields.reject_blank_values()?;
     let mut raw = flags_with_env(&args.fields, &args.password, PasswordVariable::Read);
     if let Some(password) = given_password(&args.password)? {
         raw.qualys_password = Some(password);
@@ -424,6 +452,7 @@ impl NewDatabaseFiles {
 }
 
 fn edit(args: &AddArgs) -> anyhow::Result<()> {
+    args.fields.reject_blank_values()?;
     let store = open_store(&args.db)?;
     let mut changes = flags_with_env(&args.fields, &args.password, PasswordVariable::Ignore);
     if let Some(password) = given_password(&args.password)? {

@@ -475,3 +475,53 @@ async fn expired_subscription_is_named() {
         "{synced}"
     );
 }
+
+#[test]
+fn blank_single_value_flags_rejected() {
+    let dir = TempDir::new("checks-blank");
+    let db = db_path(&dir);
+    let password = write_file(&dir, "password.txt", "s3cret-value\n");
+    let add = qgraph(
+        &dir,
+        &add_args(
+            &db,
+            "blank",
+            &password,
+            &["--polling-interval", "FOUR_HOURS"],
+        ),
+    );
+    assert!(add.status.success(), "{}", stderr(&add));
+
+    for flag in [
+        "--polling-interval",
+        "--min-findings-since-days",
+        "--tag-with-account-name",
+        "--account-name",
+        "--findings-retention-days",
+    ] {
+        for value in ["", "  "] {
+            let edit = qgraph(
+                &dir,
+                &["integration", "edit", "blank", "--db", &db, flag, value],
+            );
+            let message = stderr(&edit);
+            assert_eq!(edit.status.code(), Some(1), "{flag} {value:?}: {message}");
+            assert!(message.contains(&format!("{flag} is empty")), "{message}");
+        }
+    }
+    assert_eq!(
+        shown_field(&dir, &db, "blank", "pollingInterval"),
+        "FOUR_HOURS"
+    );
+
+    let add = qgraph(
+        &dir,
+        &add_args(&db, "other", &password, &["--min-scanned-since-days", ""]),
+    );
+    assert_eq!(add.status.code(), Some(1));
+    assert!(
+        stderr(&add).contains("--min-scanned-since-days is empty"),
+        "{}",
+        stderr(&add)
+    );
+}
