@@ -213,6 +213,11 @@ struct PasswordArgs {
     /// Prompt for a new password on the terminal (edit only; add prompts when no other source is given).
     #[arg(long, conflicts_with_all = ["password_file", "password_env"])]
     prompt_password: bool,
+    /// Edit only, after the secret key file is lost: clear every stored password, which the
+    /// lost key encrypted, before storing the new one under a new key file. Each instance
+    /// whose password is cleared needs its password entered again.
+    #[arg(long)]
+    forget_lost_passwords: bool,
 }
 
 impl PasswordArgs {
@@ -375,6 +380,12 @@ fn add(args: &AddArgs) -> anyhow::Result<()> {
     // created. A later rejection deletes the files this command created.
     qgraph_integration::validate_instance_name(&args.name)?;
     args.fields.reject_blank_values()?;
+    if args.password.forget_lost_passwords {
+        bail!(
+            "--forget-lost-passwords is for `qgraph integration edit`, after the secret key file \
+             of an existing database is lost"
+        );
+    }
     let mut raw = flags_with_env(&args.fields, &args.password, PasswordVariable::Read);
     if let Some(password) = given_password(&args.password)? {
         raw.qualys_password = Some(password);
@@ -460,6 +471,33 @@ fn edit(args: &AddArgs) -> anyhow::Result<()> {
     }
     if args.password.prompt_password {
         changes.qualys_password = Some(prompt_password(&args.name)?);
+    }
+    if args.password.forget_lost_passwords {
+        if changes.qualys_password.is_none() {
+            bail!(
+                "--forget-lost-passwords needs the new password of {:?}: pass --password-file FILE, \
+                 --password-env VAR or --prompt-password",
+                args.name
+            );
+        }
+        if store.instance_by_name(&args.name)?.is_none() {
+            bail!(
+                "integration instance {:?} not found: run `qgraph integration list` to see the registered names",
+                args.name
+            );
+        }
+        let cleared = store
+            .forget_passwords_of_lost_key()
+            .map_err(|error| with_lock_advice(error.into(), store.path()))?;
+        let others: Vec<&String> = cleared.iter().filter(|name| **name != args.name).collect();
+        if !others.is_empty() {
+            let names: Vec<&str> = others.iter().map(|name| name.as_str()).collect();
+            eprintln!(
+                "cleared the passwords of {}: enter each again with `qgraph integration edit NAME \
+                 --password-file FILE`",
+                names.join(", ")
+            );
+        }
     }
     let instance = runtime()?
         .block_on(instances::edit_instance(

@@ -180,3 +180,131 @@ fn demo_without_home_suggests_only_db() {
     assert!(!stderr.contains("QGRAPH_DB"), "{stderr}");
     assert!(!dir.db().exists());
 }
+
+/// Registers `name` in `db` without a credential check.
+fn add_unchecked(dir: &TempDir, db: &str, name: &str, password_file: &str) -> Output {
+    qgraph(
+        dir,
+        &[
+            "integration",
+            "add",
+            name,
+            "--db",
+            db,
+            "--qualys-username",
+            "exmpl3aw",
+            "--qualys-api-url",
+            "https://qualysapi.qg3.apps.qualys.com",
+            "--password-file",
+            password_file,
+            "--no-verify",
+        ],
+    )
+}
+
+#[test]
+fn lost_key_passwords_forgotten_on_request() {
+    let dir = TempDir::new("lost-key");
+    let db = dir.path().join("graph.db").display().to_string();
+    let password_file = dir.path().join("password.txt");
+    std::fs::write(&password_file, "s3cret-value\n").unwrap();
+    let password_file = password_file.display().to_string();
+    for name in ["a", "b"] {
+        let added = add_unchecked(&dir, &db, name, &password_file);
+        assert!(added.status.success(), "{}", stderr(&added));
+    }
+    let edit = |name: &str, extra: &[&str]| {
+        let mut args = vec![
+            "integration",
+            "edit",
+            name,
+            "--db",
+            &db,
+            "--no-verify",
+            "--password-file",
+            &password_file,
+        ];
+        args.extend_from_slice(extra);
+        qgraph(&dir, &args)
+    };
+
+    // With the key present there is nothing to forget.
+    let present = edit("a", &["--forget-lost-passwords"]);
+    assert_eq!(present.status.code(), Some(1));
+    assert!(
+        stderr(&present).contains("none was cleared"),
+        "{}",
+        stderr(&present)
+    );
+
+    std::fs::remove_file(format!("{db}.key")).unwrap();
+    let blocked = edit("a", &[]);
+    assert_eq!(blocked.status.code(), Some(1));
+    let message = stderr(&blocked);
+    assert!(
+        message.contains("the instances b cannot be decrypted"),
+        "{message}"
+    );
+    assert!(message.contains("--forget-lost-passwords"), "{message}");
+
+    let typo = edit("c", &["--forget-lost-passwords"]);
+    assert_eq!(typo.status.code(), Some(1));
+    assert!(
+        stderr(&typo).contains("\"c\" not found"),
+        "{}",
+        stderr(&typo)
+    );
+
+    let forgotten = edit("a", &["--forget-lost-passwords"]);
+    assert!(forgotten.status.success(), "{}", stderr(&forgotten));
+    assert!(
+        stderr(&forgotten).contains("cleared the passwords of b"),
+        "{}",
+        stderr(&forgotten)
+    );
+    assert!(Path::new(&format!("{db}.key")).exists());
+
+    // b needs its password again, and can get it under the new key.
+    let show = qgraph(&dir, &["integration", "show", "b", "--db", &db]);
+    let shown = String::from_utf8_lossy(&show.stdout).to_string();
+    assert!(shown.contains("qualysPassword: (not set)"), "{shown}");
+    let again = edit("b", &[]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    for name in ["a", "b"] {
+        let show = qgraph(&dir, &["integration", "show", name, "--db", &db]);
+        let shown = String::from_utf8_lossy(&show.stdout).to_string();
+        assert!(!shown.contains("qualysPassword: (not set)"), "{shown}");
+    }
+}
+
+#[test]
+fn forget_lost_passwords_needs_edit() {
+    let dir = TempDir::new("forget-add");
+    let db = dir.path().join("graph.db").display().to_string();
+    let password_file = dir.path().join("password.txt");
+    std::fs::write(&password_file, "s3cret-value\n").unwrap();
+    let output = qgraph(
+        &dir,
+        &[
+            "integration",
+            "add",
+            "a",
+            "--db",
+            &db,
+            "--qualys-username",
+            "exmpl3aw",
+            "--qualys-api-url",
+            "https://qualysapi.qg3.apps.qualys.com",
+            "--password-file",
+            &password_file.display().to_string(),
+            "--no-verify",
+            "--forget-lost-passwords",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("is for `qgraph integration edit`"),
+        "{}",
+        stderr(&output)
+    );
+}

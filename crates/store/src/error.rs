@@ -102,17 +102,24 @@ pub enum StoreError {
 
     /// `instances` are the names of the instances whose passwords were encrypted with the lost key.
     #[error(
-        "secret key file {path} is missing, but the passwords of the instances {} are encrypted with it: \
-         restore the key file, or set QGRAPH_SECRET_KEY to the key. Without the key, a new key file is \
-         created only when no other instance has a password encrypted with the lost key, so the \
-         password of the only such instance can be re-entered with \
-         `qgraph integration edit NAME --password-file FILE`",
+        "secret key file {path} is missing, so the passwords of the instances {} cannot be \
+         decrypted: restore the key file, or set QGRAPH_SECRET_KEY to the key. If the key is lost, \
+         enter a password again with `qgraph integration edit NAME --password-file FILE \
+         --forget-lost-passwords`, which clears those passwords first; each of those instances \
+         then needs its password entered again the same way",
         instances.join(", ")
     )]
     KeyFileMissing {
         path: PathBuf,
         instances: Vec<String>,
     },
+
+    /// Clearing the passwords of a lost key was requested, but the key is not lost.
+    #[error(
+        "the secret key {origin} is present, so the stored passwords can still be decrypted and \
+         none was cleared: leave out --forget-lost-passwords"
+    )]
+    KeyNotLost { origin: String },
 
     #[error("environment variable {0} with the secret key is not set")]
     KeyEnvMissing(String),

@@ -186,6 +186,30 @@ impl SqliteStore {
         Ok(self.key.get_or_init(|| key))
     }
 
+    /// Clears every stored password after the key file that encrypted them
+    /// was lost, so that a new key file can be created for new passwords.
+    /// Returns the names of the instances whose password was cleared. Fails
+    /// with [`StoreError::KeyNotLost`] unless the key comes from a file that
+    /// is missing, because the passwords are readable otherwise.
+    pub fn forget_passwords_of_lost_key(&self) -> Result<Vec<String>, StoreError> {
+        let lost = matches!(&self.key_source, KeySource::File(path) if !path.exists());
+        if !lost || self.key.get().is_some() {
+            let origin = match &self.key_source {
+                KeySource::File(path) => format!("file {}", path.display()),
+                KeySource::Env(name) => format!("from the environment variable {name}"),
+                KeySource::Ephemeral => "of this in-memory store".to_owned(),
+            };
+            return Err(StoreError::KeyNotLost { origin });
+        }
+        let names = self.instances_with_passwords(None)?;
+        self.conn().execute(
+            "UPDATE instances SET password_nonce = NULL, password_ciphertext = NULL \
+             WHERE password_ciphertext IS NOT NULL",
+            [],
+        )?;
+        Ok(names)
+    }
+
     /// Returns the names of the instances other than `except` that have a password.
     fn instances_with_passwords(
         &self,
