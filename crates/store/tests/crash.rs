@@ -342,8 +342,28 @@ fn sync_busy_in_other_process_rejected() {
     assert_eq!(running(&store), 1, "the live run's job stays RUNNING");
 
     child.kill();
+    // Before any new run, the job history already shows the dead run as
+    // aborted, with no end time because when it stopped is not known.
+    let shown = store.jobs(instance, 100).unwrap();
+    assert_eq!(running(&store), 0, "{shown:?}");
+    let dead = shown
+        .iter()
+        .find(|j| j.status == JobStatus::Aborted)
+        .unwrap();
+    assert!(
+        dead.error
+            .as_deref()
+            .unwrap_or("")
+            .contains("stopped before it committed")
+    );
+
     let run = store.begin_sync(instance, SyncOptions::at(9_000)).unwrap();
     let jobs = store.jobs(instance, 100).unwrap();
+    let marked = jobs
+        .iter()
+        .find(|j| j.status == JobStatus::Aborted)
+        .unwrap();
+    assert_eq!(marked.ended_on, None, "{marked:?}");
     assert_eq!(
         jobs.iter()
             .filter(|j| j.status == JobStatus::Aborted)

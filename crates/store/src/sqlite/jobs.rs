@@ -3,6 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::read::{limit_param, parse_json, to_json};
+use super::sync::{STOPPED_JOB_ERROR, process};
 use crate::error::StoreError;
 use crate::types::{InstanceId, JobRecord, JobStatus, JobStepRecord, KbEntry, SyncReport};
 
@@ -12,7 +13,7 @@ pub(crate) fn jobs(
     limit: usize,
 ) -> Result<Vec<JobRecord>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, started_on, ended_on, status, counts, error FROM jobs \
+        "SELECT id, started_on, ended_on, status, counts, error, process FROM jobs \
          WHERE instance_id = ?1 ORDER BY started_on DESC, id DESC LIMIT ?2",
     )?;
     let rows = stmt
@@ -24,12 +25,19 @@ pub(crate) fn jobs(
                 row.get::<_, String>(3)?,
                 row.get::<_, String>(4)?,
                 row.get::<_, Option<String>>(5)?,
+                row.get::<_, Option<String>>(6)?,
             ))
         })?
         .collect::<Result<Vec<_>, _>>()?;
 
     let mut records = Vec::with_capacity(rows.len());
-    for (job_id, started_on, ended_on, status, counts, error) in rows {
+    for (job_id, started_on, ended_on, status, counts, mut error, owner) in rows {
+        let mut status = JobStatus::parse(&status);
+        if status == JobStatus::Running && owner.as_deref().is_some_and(owner_has_stopped) {
+            // The next run of the instance records this; show it already.
+            status = JobStatus::Aborted;
+            error.get_or_insert_with(|| STOPPED_JOB_ERROR.to_owned());
+        }
         let report: Option<SyncReport> = if counts == "{}" {
             None
         } else {
@@ -40,13 +48,20 @@ pub(crate) fn jobs(
             instance_id: id,
             started_on,
             ended_on,
-            status: JobStatus::parse(&status),
+            status,
             report,
             error,
             steps: job_steps(conn, job_id)?,
         });
     }
     Ok(records)
+}
+
+/// Returns true when the process a RUNNING job names is known to be gone.
+/// Where `/proc` cannot tell (no process identity for this process either),
+/// the job is left as RUNNING.
+fn owner_has_stopped(owner: &str) -> bool {
+    process::current().is_some() && process::alive(owner).is_none()
 }
 
 fn job_steps(conn: &Connection, job_id: i64) -> Result<Vec<JobStepRecord>, StoreError> {

@@ -134,11 +134,13 @@ impl SqliteStore {
             }
             // The process that started this job is gone (or it was this
             // process, whose own runs are tracked in memory): the job died.
+            // When it stopped is not known, so the job gets no end time.
             tx.execute(
-                "UPDATE jobs SET status = 'ABORTED', ended_on = ?2, \
-                 error = 'the process running this job stopped before it committed' \
-                 WHERE id = ?1",
-                params![job, options.now_ms],
+                &format!(
+                    "UPDATE jobs SET status = 'ABORTED', ended_on = NULL, error = '{STOPPED_JOB_ERROR}' \
+                     WHERE id = ?1"
+                ),
+                params![job],
             )?;
         }
         tx.execute(
@@ -453,18 +455,23 @@ fn run_status(steps: &[StepDeclaration], results: &[StepResult]) -> RunStatus {
     }
 }
 
+/// The error of a job whose process stopped before it committed. It has no
+/// quote, because it is written into SQL text.
+pub(super) const STOPPED_JOB_ERROR: &str =
+    "the process running this job stopped before it committed";
+
 /// Identifies processes across a pid's reuse, from `/proc` on Linux.
-mod process {
+pub(super) mod process {
     /// Returns `<pid>:<start time>` of this process, or `None` where `/proc`
     /// does not tell.
-    pub(super) fn current() -> Option<String> {
+    pub(in crate::sqlite) fn current() -> Option<String> {
         let pid = std::process::id();
         start_time(pid).map(|start| format!("{pid}:{start}"))
     }
 
     /// Returns the pid of the process `identity` names when that process
     /// still runs: same pid and same start time.
-    pub(super) fn alive(identity: &str) -> Option<u32> {
+    pub(in crate::sqlite) fn alive(identity: &str) -> Option<u32> {
         let (pid, start) = identity.split_once(':')?;
         let pid: u32 = pid.parse().ok()?;
         (start_time(pid)?.to_string() == start).then_some(pid)
