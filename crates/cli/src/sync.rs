@@ -244,6 +244,8 @@ pub async fn sync_instance<S: GraphStore>(
         run.set_window_end(set.as_str(), state.end_ms);
         run.set_window_end(&window_key(*set, state.days, &state.filters), state.end_ms);
     }
+    // The job records the status this command prints and exits with.
+    run.set_run_status(outcome.status);
     let report = run.commit(&outcome.declarations, &outcome.steps)?;
     store_kb_entries(store, &outcome.kb_entries)?;
 

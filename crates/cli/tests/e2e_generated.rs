@@ -268,6 +268,9 @@ async fn permanent_failure_keeps_graph(rule: FaultRule, failed_step: &str, statu
     assert_eq!(second.status, status, "{:?}", second.steps);
     let exit_code = if status == RunStatus::Failure { 1 } else { 2 };
     assert_eq!(second.exit_code(), exit_code);
+    // The job history records the status the command printed.
+    let job = store.jobs(second.instance.id, 1).unwrap().remove(0);
+    assert_eq!(format!("{:?}", job.status), format!("{status:?}"));
     let step = second.steps.iter().find(|s| s.id == failed_step).unwrap();
     assert_eq!(step.status, StepStatus::Failure, "{step:?}");
     assert!(!step.errors.is_empty(), "{step:?}");

@@ -31,6 +31,12 @@ pub trait SyncRun: GraphSink<Error = StoreError> {
     /// Declares that every listed host id was staged.
     fn set_host_list_complete(&mut self);
 
+    /// Sets the status the job records, when the caller knows more than the
+    /// step statuses tell: a run whose only successful steps built objects
+    /// without fetching anything failed. Without it the commit derives the
+    /// status from the steps.
+    fn set_run_status(&mut self, status: qgraph_model::RunStatus);
+
     /// Diffs the run against the instance's previous graph, applies creates,
     /// updates and deletes, runs the mapper and records the job, all in one
     /// transaction. Types of failed steps are partial: nothing of them is deleted.

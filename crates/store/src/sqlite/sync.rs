@@ -81,6 +81,8 @@ pub struct SqliteSyncRun<'a> {
     stage: Stage,
     windows: Vec<(String, i64)>,
     host_list_complete: bool,
+    /// The status set with [`SyncRun::set_run_status`], if any.
+    run_status: Option<RunStatus>,
     finished: bool,
 }
 
@@ -103,6 +105,7 @@ impl SqliteStore {
                 stage,
                 windows: Vec::new(),
                 host_list_complete: false,
+                run_status: None,
                 finished: false,
             }),
             Err(error) => {
@@ -319,6 +322,10 @@ impl SyncRun for SqliteSyncRun<'_> {
         self.host_list_complete = true;
     }
 
+    fn set_run_status(&mut self, status: RunStatus) {
+        self.run_status = Some(status);
+    }
+
     fn commit(
         mut self,
         steps: &[StepDeclaration],
@@ -345,7 +352,9 @@ impl SqliteSyncRun<'_> {
         steps: &[StepDeclaration],
         results: &[StepResult],
     ) -> Result<SyncReport, StoreError> {
-        let status = run_status(steps, results);
+        let status = self
+            .run_status
+            .unwrap_or_else(|| run_status(steps, results));
         let mut report = SyncReport {
             job_id: self.job_id,
             status: Some(status),
