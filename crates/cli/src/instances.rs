@@ -120,6 +120,20 @@ pub async fn edit_instance<S: GraphStore>(
     changes: RawConfig,
     options: CheckOptions,
 ) -> Result<Instance, InstanceError> {
+    edit_instance_with(store, name, changes, options, || Ok(())).await
+}
+
+/// Like [`edit_instance`], and runs `before_password` after every check
+/// passed, right before a new password is stored. A rejected edit never runs
+/// it, so what it changes (such as clearing the passwords of a lost key)
+/// happens only with an edit that succeeds.
+pub async fn edit_instance_with<S: GraphStore>(
+    store: &S,
+    name: &str,
+    changes: RawConfig,
+    options: CheckOptions,
+    before_password: impl FnOnce() -> Result<(), StoreError>,
+) -> Result<Instance, InstanceError> {
     let instance = find(store, name)?;
     let mut stored = stored_raw_config(&instance)?;
     let new_password = changes.qualys_password.clone();
@@ -145,6 +159,7 @@ pub async fn edit_instance<S: GraphStore>(
     // The password goes first: it fails when the key file is missing and
     // other instances need the lost key, and then nothing has changed.
     if new_password.is_some() {
+        before_password()?;
         store.set_password(instance.id, Some(&Password::new(config.password.expose())))?;
     }
     let updated = store.update_instance_config(instance.id, config_json(&config)?)?;

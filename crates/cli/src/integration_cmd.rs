@@ -16,7 +16,7 @@ use qgraph_integration::config::{FIELDS, ListInput, ScalarInput};
 use qgraph_integration::{RawConfig, Secret};
 use qgraph_store::{GraphStore, KeySource, SqliteStore, StoreError};
 
-use crate::output::{OutputError, outln, status_after_output};
+use crate::output::{OutputError, errln, outln, status_after_output};
 
 /// Arguments of `qgraph integration`.
 #[derive(Debug, Args)]
@@ -355,7 +355,7 @@ fn flags_with_env(
         && env.qualys_password.is_some()
         && !password.is_given()
     {
-        eprintln!(
+        errln!(
             "ignoring QUALYS_PASSWORD: edit keeps the stored password unless --password-file, --password-env or --prompt-password is given"
         );
     }
@@ -370,7 +370,7 @@ fn flags_with_env(
         .map(|field| field.env)
         .collect();
     if !used.is_empty() {
-        eprintln!("using the environment variables {}", used.join(", "));
+        errln!("using the environment variables {}", used.join(", "));
     }
     flags.or(env)
 }
@@ -451,7 +451,7 @@ impl NewDatabaseFiles {
         for path in &self.paths {
             match std::fs::remove_file(path) {
                 Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
-                    eprintln!(
+                    errln!(
                         "failed to delete {}, which this rejected add created: {error}",
                         path.display()
                     );
@@ -472,41 +472,43 @@ fn edit(args: &AddArgs) -> anyhow::Result<()> {
     if args.password.prompt_password {
         changes.qualys_password = Some(prompt_password(&args.name)?);
     }
-    if args.password.forget_lost_passwords {
-        if changes.qualys_password.is_none() {
-            bail!(
-                "--forget-lost-passwords needs the new password of {:?}: pass --password-file FILE, \
-                 --password-env VAR or --prompt-password",
-                args.name
-            );
-        }
-        if store.instance_by_name(&args.name)?.is_none() {
-            bail!(
-                "integration instance {:?} not found: run `qgraph integration list` to see the registered names",
-                args.name
-            );
-        }
-        let cleared = store
-            .forget_passwords_of_lost_key()
-            .map_err(|error| with_lock_advice(error.into(), store.path()))?;
-        let others: Vec<&String> = cleared.iter().filter(|name| **name != args.name).collect();
-        if !others.is_empty() {
-            let names: Vec<&str> = others.iter().map(|name| name.as_str()).collect();
-            eprintln!(
-                "cleared the passwords of {}: enter each again with `qgraph integration edit NAME \
-                 --password-file FILE`",
-                names.join(", ")
-            );
-        }
+    if args.password.forget_lost_passwords && changes.qualys_password.is_none() {
+        bail!(
+            "--forget-lost-passwords needs the new password of {:?}: pass --password-file FILE, \
+             --password-env VAR or --prompt-password",
+            args.name
+        );
     }
+    // The passwords of a lost key are cleared only once every check of the
+    // edit passed, right before the new password is stored.
+    let mut cleared: Vec<String> = Vec::new();
+    let forget = || {
+        if args.password.forget_lost_passwords {
+            cleared = store.forget_passwords_of_lost_key()?;
+        }
+        Ok(())
+    };
     let instance = runtime()?
-        .block_on(instances::edit_instance(
+        .block_on(instances::edit_instance_with(
             &store,
             &args.name,
             changes,
             check_options(args),
+            forget,
         ))
         .map_err(|error| with_lock_advice(error.into(), store.path()))?;
+    let others: Vec<&str> = cleared
+        .iter()
+        .map(String::as_str)
+        .filter(|name| *name != args.name)
+        .collect();
+    if !others.is_empty() {
+        errln!(
+            "cleared the passwords of {}: enter each again with `qgraph integration edit NAME \
+             --password-file FILE`",
+            others.join(", ")
+        );
+    }
     outln!("updated instance {} (id {})", instance.name, instance.id)?;
     Ok(())
 }

@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand};
 use qgraph_cli::errors::error_chain_text;
 use tracing_subscriber::EnvFilter;
 
-use crate::output::OutputError;
+use crate::output::{OutputError, errln};
 
 /// Pulls a Qualys subscription into a security asset graph and queries it with J1QL.
 #[derive(Debug, Parser)]
@@ -80,7 +80,7 @@ fn report(result: anyhow::Result<ExitCode>) -> ExitCode {
         if broken_pipe {
             return ExitCode::SUCCESS;
         }
-        eprintln!("error: {}", error_chain_text(error.as_ref()));
+        errln!("error: {}", error_chain_text(error.as_ref()));
         ExitCode::FAILURE
     })
 }

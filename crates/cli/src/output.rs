@@ -36,7 +36,17 @@ macro_rules! outln {
     };
 }
 
-pub(crate) use {out, outln};
+/// Writes formatted text and a line break to standard error. A failed write
+/// is ignored, because standard error is where failures are reported, so
+/// nothing is left to report this one to; `eprintln!` would panic instead.
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+pub(crate) use {errln, out, outln};
 
 /// Writes `args` to standard output and flushes what it wrote, so an error
 /// shows at this write and not when the process exits, where Rust drops it.
@@ -57,7 +67,7 @@ pub fn status_after_output(written: Result<(), OutputError>, status: ExitCode) -
         Ok(()) => status,
         Err(error) if error.is_broken_pipe() => status,
         Err(error) => {
-            eprintln!("error: {error}");
+            errln!("error: {error}");
             ExitCode::FAILURE
         }
     }

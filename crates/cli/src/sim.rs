@@ -11,7 +11,7 @@ use qgraph_qualys_sim::{
     SummaryFilter, parse_timestamp, summary,
 };
 
-use crate::output::outln;
+use crate::output::{errln, outln};
 
 /// Options of `qgraph sim`.
 #[derive(Debug, Args)]
@@ -116,7 +116,7 @@ pub fn run(args: SimArgs) -> ExitCode {
     match run_inner(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!(
+            errln!(
                 "error: {}",
                 qgraph_cli::errors::error_chain_text(error.as_ref())
             );
@@ -144,7 +144,7 @@ fn run_inner(args: SimArgs) -> anyhow::Result<()> {
 async fn serve(config: SimConfig) -> anyhow::Result<()> {
     let sim = Simulator::start(config).await?;
     print_line(&sim.base_url())?;
-    eprintln!(
+    errln!(
         "Qualys simulator listening on {}; press Ctrl-C to stop.",
         sim.base_url()
     );

@@ -255,6 +255,21 @@ fn lost_key_passwords_forgotten_on_request() {
         stderr(&typo)
     );
 
+    // A rejected edit clears nothing, because the key may only be away.
+    let rejected = edit(
+        "a",
+        &["--forget-lost-passwords", "--polling-interval", "NEVER"],
+    );
+    assert_eq!(rejected.status.code(), Some(1), "{}", stderr(&rejected));
+    assert!(
+        !stderr(&rejected).contains("cleared"),
+        "{}",
+        stderr(&rejected)
+    );
+    let show = qgraph(&dir, &["integration", "show", "b", "--db", &db]);
+    let shown = String::from_utf8_lossy(&show.stdout).to_string();
+    assert!(!shown.contains("qualysPassword: (not set)"), "{shown}");
+
     let forgotten = edit("a", &["--forget-lost-passwords"]);
     assert!(forgotten.status.success(), "{}", stderr(&forgotten));
     assert!(

@@ -196,3 +196,40 @@ fn jobs_limit_zero_is_rejected() {
     assert!(stderr.contains("'--limit <LIMIT>'"), "{stderr}");
     assert!(stderr.contains("must be 1 or more"), "{stderr}");
 }
+
+#[test]
+fn failed_stderr_is_no_panic() {
+    let dir = TempDir::new("exit-stderr");
+    let missing = dir.path().join("no").join("such").join("graph.db");
+    let missing = missing.display().to_string();
+    let cases: [&[&str]; 3] = [
+        &["nosuch"],
+        &["query", "--db", &missing, "FIND Host"],
+        &["integration", "list", "--db", &missing],
+    ];
+    for args in cases {
+        for full_disk in [false, true] {
+            let target = if full_disk {
+                Stdio::from(std::fs::File::create("/dev/full").unwrap())
+            } else {
+                let (reader, writer) = std::io::pipe().unwrap();
+                drop(reader);
+                Stdio::from(writer)
+            };
+            let output = Command::new(env!("CARGO_BIN_EXE_qgraph"))
+                .args(args)
+                .env_clear()
+                .env("HOME", dir.path())
+                .stdout(Stdio::null())
+                .stderr(target)
+                .output()
+                .unwrap();
+            // A panic would exit with 101; its message is lost with stderr.
+            assert_eq!(
+                output.status.code(),
+                Some(1),
+                "{args:?}, full disk {full_disk}"
+            );
+        }
+    }
+}
