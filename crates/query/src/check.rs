@@ -322,6 +322,26 @@ fn check_call(func: Func, args: &[Expr], span: Span) -> Result<(), QueryError> {
             column: span.column,
         });
     }
+    // Only count() takes a whole entity; the others compute on property
+    // values, and `alias.*` is a row of columns, not one value.
+    let whole_entity = args.iter().find(|arg| {
+        matches!(arg, Expr::AllProps(_)) || (func != Func::Count && matches!(arg, Expr::Alias(_)))
+    });
+    if let Some(arg) = whole_entity {
+        return Err(QueryError::InvalidCall {
+            message: format!(
+                "{}() cannot take `{arg}`: pass a property such as `alias.name`{}",
+                func.name(),
+                if func == Func::Count {
+                    ""
+                } else {
+                    ", or count the entities with count(alias)"
+                }
+            ),
+            line: span.line,
+            column: span.column,
+        });
+    }
     if func.is_aggregate() && args.iter().any(contains_aggregate) {
         return Err(QueryError::InvalidCall {
             message: format!(

@@ -233,6 +233,13 @@ fn function_arguments_are_checked() {
             "FIND Host AS h RETURN max(1 + min(h.x))",
             "max() cannot contain another aggregate",
         ),
+        ("FIND Host AS h RETURN sum(h)", "sum() cannot take `h`"),
+        ("FIND Host AS h RETURN avg(h)", "avg() cannot take `h`"),
+        ("FIND Host AS h RETURN abs(h)", "abs() cannot take `h`"),
+        (
+            "FIND Host AS h RETURN count(h.*)",
+            "count() cannot take `h.*`",
+        ),
     ];
     for (query, message) in cases {
         let error = check_error(query);
