@@ -33,7 +33,7 @@ pub enum StoreError {
     },
 
     #[error(
-        "{path} is not a qgraph database: it has tables but no schema_migrations table, so qgraph leaves it unchanged; pass --db with a qgraph database or a new path"
+        "{path} is not a qgraph database: it has tables, but not those of qgraph, so qgraph leaves it unchanged; pass --db with a qgraph database or a new path"
     )]
     NotQgraphDatabase { path: PathBuf },
 

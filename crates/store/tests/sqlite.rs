@@ -84,40 +84,66 @@ fn file_store_passes_conformance_case() {
 /// to WAL by any command given its path.
 #[test]
 fn foreign_database_is_rejected_unchanged() {
-    let dir = scratch("foreign");
-    let path = dir.join("other.db");
-    {
+    // Other tools keep their migrations in a `schema_migrations` table too.
+    let schemas = [
+        (
+            "notes",
+            "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT); INSERT INTO notes (body) VALUES ('keep');",
+        ),
+        (
+            "go-migrate",
+            "CREATE TABLE schema_migrations (version uint64, dirty bool); INSERT INTO schema_migrations VALUES (3, 0); CREATE TABLE items (id INTEGER PRIMARY KEY, v TEXT);",
+        ),
+        (
+            "rails",
+            "CREATE TABLE schema_migrations (version varchar NOT NULL PRIMARY KEY); INSERT INTO schema_migrations VALUES ('20240101000000');",
+        ),
+        (
+            "empty-migrations",
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_on INTEGER NOT NULL);",
+        ),
+    ];
+    for (name, sql) in schemas {
+        let dir = scratch(&format!("foreign-{name}"));
+        let path = dir.join("other.db");
+        let tables_before: Vec<String> = {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            conn.execute_batch(sql).unwrap();
+            conn.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+                .unwrap()
+                .query_map([], |row| row.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        let before = std::fs::read(&path).unwrap();
+
+        let error = SqliteStore::open_with_key(&path, KeySource::Ephemeral).unwrap_err();
+        assert!(
+            matches!(&error, StoreError::NotQgraphDatabase { path: p } if *p == path),
+            "{name}: {error}"
+        );
+        let message = error.to_string();
+        assert!(message.contains(&path.display().to_string()), "{message}");
+        assert!(message.contains("not a qgraph database"), "{message}");
+
+        assert_eq!(std::fs::read(&path).unwrap(), before, "{name}");
         let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT); INSERT INTO notes (body) VALUES ('keep');")
+        let journal_mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |row| row.get(0))
             .unwrap();
+        assert_eq!(journal_mode, "delete", "{name}");
+        let tables: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(tables, tables_before, "{name}");
+        drop(conn);
+        std::fs::remove_dir_all(dir).unwrap();
     }
-    let before = std::fs::read(&path).unwrap();
-
-    let error = SqliteStore::open_with_key(&path, KeySource::Ephemeral).unwrap_err();
-    assert!(
-        matches!(&error, StoreError::NotQgraphDatabase { path: p } if *p == path),
-        "{error}"
-    );
-    let message = error.to_string();
-    assert!(message.contains(&path.display().to_string()), "{message}");
-    assert!(message.contains("not a qgraph database"), "{message}");
-
-    assert_eq!(std::fs::read(&path).unwrap(), before);
-    let conn = rusqlite::Connection::open(&path).unwrap();
-    let journal_mode: String = conn
-        .query_row("PRAGMA journal_mode", [], |row| row.get(0))
-        .unwrap();
-    assert_eq!(journal_mode, "delete");
-    let tables: Vec<String> = conn
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
-        .unwrap()
-        .query_map([], |row| row.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    assert_eq!(tables, ["notes"]);
-    drop(conn);
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// A 0-byte file, such as one `touch` made, is set up as a new database.

@@ -100,12 +100,15 @@ impl SqliteStore {
         path: PathBuf,
         key_source: KeySource,
     ) -> Result<Self, StoreError> {
-        let found = schema_version(&conn).map_err(|error| not_writable(error, &path))?;
         // Migrating another application's database would add tables to it
         // and switch it to WAL, so only an empty file or a qgraph one opens.
-        if found == 0 && has_schema_objects(&conn).map_err(|error| not_writable(error, &path))? {
+        // Other tools name their migration table `schema_migrations` too, so
+        // the name alone does not make a database a qgraph one.
+        let has_objects = has_schema_objects(&conn).map_err(|error| not_writable(error, &path))?;
+        if has_objects && !has_qgraph_tables(&conn).map_err(|error| not_writable(error, &path))? {
             return Err(StoreError::NotQgraphDatabase { path });
         }
+        let found = schema_version(&conn).map_err(|error| not_writable(error, &path))?;
         if found > SCHEMA_VERSION {
             return Err(StoreError::UnknownSchemaVersion {
                 path,
@@ -269,6 +272,32 @@ fn schema_version(conn: &Connection) -> Result<i64, StoreError> {
             row.get(0)
         })?;
     Ok(version.unwrap_or(0))
+}
+
+/// Returns true when the database has the tables of the first qgraph
+/// migration, with the columns of its `schema_migrations` table.
+fn has_qgraph_tables(conn: &Connection) -> Result<bool, StoreError> {
+    let tables: i64 = conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' \
+         AND name IN ('schema_migrations', 'instances', 'entities', 'relationships', 'jobs')",
+        [],
+        |row| row.get(0),
+    )?;
+    if tables < 5 {
+        return Ok(false);
+    }
+    let mut columns =
+        conn.prepare("SELECT name, type FROM pragma_table_info('schema_migrations')")?;
+    let columns = columns
+        .query_map([], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let expected = [
+        ("version".to_owned(), "INTEGER".to_owned()),
+        ("applied_on".to_owned(), "INTEGER".to_owned()),
+    ];
+    Ok(columns == expected)
 }
 
 /// Returns true when the database has any table, index, view or trigger.
