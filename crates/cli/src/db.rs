@@ -2,7 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
+use anyhow::bail;
 use clap::Args;
+use qgraph_store::{SqliteStore, StoreError};
 
 /// File name of the default database.
 pub const DEFAULT_DB_FILE: &str = "qgraph.db";
@@ -129,6 +131,82 @@ pub fn create_private_dir(dir: &Path) -> Result<(), DbPathError> {
             path: dir.to_path_buf(),
             source,
         })
+}
+
+/// Opens the database at `path`. The errors name the path once and add the
+/// advice that fits them.
+pub fn open_path(path: &Path) -> anyhow::Result<SqliteStore> {
+    open_path_advising(path, "pass --db PATH or set QGRAPH_DB to")
+}
+
+/// Like [`open_path`], for a command whose database is chosen as `choose`
+/// says, such as "pass --db PATH with" for one that does not read QGRAPH_DB.
+pub fn open_path_advising(path: &Path, choose: &str) -> anyhow::Result<SqliteStore> {
+    // SQLite reports a missing folder only as "unable to open database file".
+    let parent = path.parent().filter(|dir| !dir.as_os_str().is_empty());
+    if let Some(dir) = parent
+        && !dir.is_dir()
+    {
+        bail!(
+            "failed to open the graph database {}: the folder {} does not exist; create it, or pass --db PATH with a path in an existing folder",
+            path.display(),
+            dir.display()
+        );
+    }
+    SqliteStore::open(path).map_err(|error| match error {
+        // These errors name the path and the fix already.
+        StoreError::NotQgraphDatabase { .. }
+        | StoreError::UnknownSchemaVersion { .. }
+        | StoreError::NotWritable { .. }
+        | StoreError::DatabasePermissions { .. } => error.into(),
+        StoreError::Open { source, .. } => anyhow::anyhow!(
+            "failed to open the graph database {}: {}; {choose} a writable qgraph database file",
+            path.display(),
+            without_path(&source.to_string(), path)
+        ),
+        other => match lock_advice(&other, path) {
+            Some(message) => anyhow::anyhow!(message),
+            None => anyhow::anyhow!(
+                "failed to open the graph database {}: {other}; {choose} a qgraph database file",
+                path.display()
+            ),
+        },
+    })
+}
+
+/// Returns the SQLite message without the ": PATH" that SQLite appends when
+/// it cannot open a file, because the caller names the path already.
+fn without_path(message: &str, path: &Path) -> String {
+    let suffix = format!(": {}", path.display());
+    message.strip_suffix(&suffix).unwrap_or(message).to_owned()
+}
+
+/// Returns the message for an error whose cause is a database locked by
+/// another connection, which SQLite returns after the store's busy timeout.
+pub fn lock_advice(error: &(dyn std::error::Error + 'static), path: &Path) -> Option<String> {
+    let mut cause = Some(error);
+    while let Some(current) = cause {
+        let locked = current
+            .downcast_ref::<StoreError>()
+            .is_some_and(StoreError::is_database_locked);
+        if locked {
+            return Some(format!(
+                "the graph database {} is locked because another process is writing to it: try again when that process finishes",
+                path.display()
+            ));
+        }
+        cause = current.source();
+    }
+    None
+}
+
+/// Replaces an error caused by a locked database with one that names the
+/// database and says to try again. Other errors pass unchanged.
+pub fn with_lock_advice(error: anyhow::Error, path: &Path) -> anyhow::Error {
+    match lock_advice(error.as_ref(), path) {
+        Some(message) => anyhow::anyhow!(message),
+        None => error,
+    }
 }
 
 #[cfg(test)]

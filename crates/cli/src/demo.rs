@@ -99,12 +99,9 @@ pub enum DemoError {
     #[error("failed to start the Qualys simulator: {0}")]
     Simulator(#[from] SimError),
 
-    #[error("failed to open the demo database {path}: {source}")]
-    Open {
-        path: PathBuf,
-        #[source]
-        source: StoreError,
-    },
+    /// The message names the database and the fix.
+    #[error("{message}")]
+    Open { message: String },
 
     #[error(
         "the database {path} already has an instance named `demo` that is not a demo (API URL {api_url}): \
@@ -218,9 +215,8 @@ async fn sync_demo(
 }
 
 fn open_store(path: &Path) -> Result<SqliteStore, DemoError> {
-    SqliteStore::open(path).map_err(|source| DemoError::Open {
-        path: path.to_path_buf(),
-        source,
+    crate::db::open_path_advising(path, "pass --db PATH with").map_err(|error| DemoError::Open {
+        message: crate::errors::error_chain_text(error.as_ref()),
     })
 }
 

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
-use qgraph_cli::db::{DEFAULT_DB_FILE, DbArgs};
+use qgraph_cli::db::{DEFAULT_DB_FILE, DbArgs, open_path, with_lock_advice};
 use qgraph_cli::escape::escape_controls;
 use qgraph_cli::instances::{self, CheckOptions};
 use qgraph_cli::password::{PasswordError, password_from_env, read_password_file};
@@ -14,7 +14,7 @@ use qgraph_cli::progress::{Progress, ProgressMode, describe_error, describe_step
 use qgraph_cli::sync::{SyncRequest, SyncSummary, stored_raw_config, sync_instance};
 use qgraph_integration::config::{FIELDS, ListInput, ScalarInput};
 use qgraph_integration::{RawConfig, Secret};
-use qgraph_store::{GraphStore, KeySource, SqliteStore, StoreError};
+use qgraph_store::{GraphStore, KeySource, SqliteStore};
 
 use crate::output::{OutputError, errln, outln, status_after_output};
 
@@ -243,76 +243,6 @@ pub fn run(args: IntegrationArgs) -> anyhow::Result<ExitCode> {
 /// an error, so a mistyped path never creates an empty database.
 pub fn open_store(db: &DbArgs) -> anyhow::Result<SqliteStore> {
     open_path(&db.resolve_existing(DEFAULT_DB_FILE)?)
-}
-
-/// Opens the database at `path`. The errors name the path once and add the
-/// advice that fits them.
-pub fn open_path(path: &Path) -> anyhow::Result<SqliteStore> {
-    // SQLite reports a missing folder only as "unable to open database file".
-    let parent = path.parent().filter(|dir| !dir.as_os_str().is_empty());
-    if let Some(dir) = parent
-        && !dir.is_dir()
-    {
-        bail!(
-            "failed to open the graph database {}: the folder {} does not exist; create it, or pass --db PATH with a path in an existing folder",
-            path.display(),
-            dir.display()
-        );
-    }
-    SqliteStore::open(path).map_err(|error| match error {
-        // These errors name the path and the fix already.
-        StoreError::NotQgraphDatabase { .. }
-        | StoreError::UnknownSchemaVersion { .. }
-        | StoreError::NotWritable { .. }
-        | StoreError::DatabasePermissions { .. } => error.into(),
-        StoreError::Open { source, .. } => anyhow::anyhow!(
-            "failed to open the graph database {}: {}; pass --db PATH or set QGRAPH_DB to a writable qgraph database file",
-            path.display(),
-            without_path(&source.to_string(), path)
-        ),
-        other => match lock_advice(&other, path) {
-            Some(message) => anyhow::anyhow!(message),
-            None => anyhow::anyhow!(
-                "failed to open the graph database {}: {other}; pass --db PATH or set QGRAPH_DB to a qgraph database file",
-                path.display()
-            ),
-        },
-    })
-}
-
-/// Returns the SQLite message without the ": PATH" that SQLite appends when
-/// it cannot open a file, because the caller names the path already.
-fn without_path(message: &str, path: &Path) -> String {
-    let suffix = format!(": {}", path.display());
-    message.strip_suffix(&suffix).unwrap_or(message).to_owned()
-}
-
-/// Returns the message for an error whose cause is a database locked by
-/// another connection, which SQLite returns after the store's busy timeout.
-fn lock_advice(error: &(dyn std::error::Error + 'static), path: &Path) -> Option<String> {
-    let mut cause = Some(error);
-    while let Some(current) = cause {
-        let locked = current
-            .downcast_ref::<StoreError>()
-            .is_some_and(StoreError::is_database_locked);
-        if locked {
-            return Some(format!(
-                "the graph database {} is locked because another process is writing to it: try again when that process finishes",
-                path.display()
-            ));
-        }
-        cause = current.source();
-    }
-    None
-}
-
-/// Replaces an error caused by a locked database with one that names the
-/// database and says to try again. Other errors pass unchanged.
-fn with_lock_advice(error: anyhow::Error, path: &Path) -> anyhow::Error {
-    match lock_advice(error.as_ref(), path) {
-        Some(message) => anyhow::anyhow!(message),
-        None => error,
-    }
 }
 
 /// Builds the runtime the async parts of a command run on.

@@ -5,11 +5,9 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
-use qgraph_cli::db::{DEFAULT_DB_FILE, DbArgs};
+use qgraph_cli::db::{DEFAULT_DB_FILE, DbArgs, open_path};
 use qgraph_cli::escape::{escape_result_controls, guard_result_formulas};
 use qgraph_query::{QueryOptions, RunError, format, run_query};
-
-use crate::integration_cmd::open_path;
 
 /// Default of `--timeout`, in seconds: 15 times the slowest query goal on a million
 /// findings (2 s, `BENCHMARKS.md`), yet short enough that a query with too many hops

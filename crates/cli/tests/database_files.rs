@@ -112,6 +112,16 @@ fn missing_folder_is_named() {
         stderr.contains(&format!("the folder {folder} does not exist")),
         "{stderr}"
     );
+
+    // The demo opens its database the same way.
+    let demo = qgraph(&dir, &["demo", "--quiet", "--db", &db]);
+    let message = String::from_utf8_lossy(&demo.stderr).into_owned();
+    assert_eq!(demo.status.code(), Some(1), "{message}");
+    assert_eq!(message.matches(&db).count(), 1, "{message}");
+    assert!(
+        message.contains(&format!("the folder {folder} does not exist")),
+        "{message}"
+    );
 }
 
 /// A rejected add used to leave a new empty database (and its key file)
