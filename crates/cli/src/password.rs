@@ -36,6 +36,11 @@ pub enum PasswordError {
     ExtraLine { path: PathBuf, line: usize },
 
     #[error(
+        "--password-env needs the name of an environment variable, such as QUALYS_PASSWORD, not {var:?}"
+    )]
+    EnvName { var: String },
+
+    #[error(
         "environment variable {var} named by --password-env is not set or not valid UTF-8: export it first"
     )]
     EnvUnset { var: String },
@@ -93,6 +98,12 @@ pub fn read_password_file(path: &Path) -> Result<Secret, PasswordError> {
 /// Reads the password from the environment variable `var`, with the same
 /// one-line rule as a password file.
 pub fn password_from_env(var: &str) -> Result<Secret, PasswordError> {
+    // An empty name or one with `=` or NUL cannot name a variable.
+    if var.trim().is_empty() || var.contains(['=', '\0']) {
+        return Err(PasswordError::EnvName {
+            var: var.to_owned(),
+        });
+    }
     let text = std::env::var(var).map_err(|_| PasswordError::EnvUnset {
         var: var.to_owned(),
     })?;

@@ -242,7 +242,7 @@ fn lost_key_passwords_forgotten_on_request() {
     let present = edit("a", &["--forget-lost-passwords"]);
     assert_eq!(present.status.code(), Some(1));
     assert!(
-        stderr(&present).contains("none was cleared"),
+        stderr(&present).contains("no password was cleared"),
         "{}",
         stderr(&present)
     );

@@ -525,3 +525,21 @@ fn blank_single_value_flags_rejected() {
         stderr(&add)
     );
 }
+
+#[test]
+fn password_env_name_is_checked() {
+    let dir = TempDir::new("checks-password-env-name");
+    let db = db_path(&dir);
+    for name in ["", " ", "A=B"] {
+        let mut args = add_args(&db, "pw", "unused", &[]);
+        args.truncate(args.len() - 2);
+        args.extend(["--password-env", name]);
+        let add = qgraph(&dir, &args);
+        let message = stderr(&add);
+        assert_eq!(add.status.code(), Some(1), "{name:?}: {message}");
+        assert!(
+            message.contains("--password-env needs the name of an environment variable"),
+            "{name:?}: {message}"
+        );
+    }
+}

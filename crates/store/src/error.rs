@@ -116,8 +116,9 @@ pub enum StoreError {
 
     /// Clearing the passwords of a lost key was requested, but the key is not lost.
     #[error(
-        "the secret key {origin} is present, so the stored passwords can still be decrypted and \
-         none was cleared: leave out --forget-lost-passwords"
+        "the secret key {origin} is present, so no password was cleared: --forget-lost-passwords \
+         is only for a lost key file. If this key is not the one the passwords were stored with, \
+         restore that one, or move this file away and run the command again"
     )]
     KeyNotLost { origin: String },
 
