@@ -70,10 +70,12 @@ pub enum StoreError {
     RunInProgress { instance: InstanceId },
 
     #[error(
-        "instance {instance} is already syncing in process {process_id} (job {job}); wait for that run to finish, or stop that process and try again"
+        "instance {name} is already syncing in process {process_id} (job {job}); wait for that run to finish, or stop that process and try again"
     )]
     RunInProgressElsewhere {
         instance: InstanceId,
+        /// The instance's name, for the message.
+        name: String,
         job: i64,
         process_id: u32,
     },

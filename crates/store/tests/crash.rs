@@ -326,8 +326,13 @@ fn sync_busy_in_other_process_rejected() {
     let store = SqliteStore::open_with_key(&db, KeySource::Ephemeral).unwrap();
     let instance = store.instance_by_name("crash").unwrap().unwrap().id;
     match store.begin_sync(instance, SyncOptions::at(9_000)) {
-        Err(qgraph_store::StoreError::RunInProgressElsewhere { process_id, .. }) => {
+        Err(error @ qgraph_store::StoreError::RunInProgressElsewhere { process_id, .. }) => {
             assert_eq!(process_id, child_pid);
+            let message = error.to_string();
+            assert!(
+                message.contains("instance crash is already syncing"),
+                "{message}"
+            );
         }
         other => panic!("expected the run to be refused, got {other:?}"),
     }

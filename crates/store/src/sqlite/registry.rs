@@ -200,7 +200,7 @@ impl SqliteStore {
         // The check and the deletes share one write transaction, as a new
         // run's check and job row do, so no run can start in between.
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        find_instance(&tx, id)?;
+        let name = find_instance(&tx, id)?.name;
         // Deleting the job row of a live run would make its commit fail on a
         // foreign key. A dead process's RUNNING job is deleted with the rest.
         let live = super::sync::running_jobs(&tx, id)?
@@ -209,6 +209,7 @@ impl SqliteStore {
         if let Some((job, process_id)) = live {
             return Err(StoreError::RunInProgressElsewhere {
                 instance: id,
+                name,
                 job,
                 process_id,
             });

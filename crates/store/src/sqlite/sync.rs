@@ -121,7 +121,8 @@ impl SqliteStore {
         options: &SyncOptions,
     ) -> Result<(i64, InstanceKind, Stage), StoreError> {
         let mut conn = self.conn();
-        let kind = super::registry::find_instance(&conn, instance)?.kind;
+        let found = super::registry::find_instance(&conn, instance)?;
+        let kind = found.kind;
 
         // The check and the new job row share one write transaction, so two
         // processes starting at once cannot both find the instance idle.
@@ -131,6 +132,7 @@ impl SqliteStore {
             if let Some(process_id) = alive {
                 return Err(StoreError::RunInProgressElsewhere {
                     instance,
+                    name: found.name.clone(),
                     job,
                     process_id,
                 });
