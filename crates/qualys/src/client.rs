@@ -430,6 +430,16 @@ impl Inner {
                 };
                 return Err(self.send_failure(&request, 1, error, tx).await);
             }
+            // A form request carries its parameters, id_min among them, in the body.
+            let current = format!("{}&{}", request.url, request.body.as_deref().unwrap_or(""));
+            if let Some(reason) = runaway_reason(&current, next_url, followed.len()) {
+                let error = QualysError::RunawayPaging {
+                    endpoint: request.endpoint,
+                    reason,
+                    url: next_url.to_owned(),
+                };
+                return Err(self.send_failure(&request, 1, error, tx).await);
+            }
             // Credentials go only to the configured host, whatever URL a body names.
             if !self.config.api_url.is_same_origin(next_url) {
                 let error = QualysError::InvalidApiUrl {
@@ -850,4 +860,65 @@ fn body_reader(response: reqwest::Response, timeout: Option<Duration>) -> BodyRe
     });
     let boxed: BodyStream = Box::pin(timed);
     StreamReader::new(boxed)
+}
+
+/// Most pages one `WARNING/URL` chain may have. Qualys truncates a list at
+/// 1 000 to 1 000 000 records per page, so even 10 million hosts at 1 000 per
+/// page need a tenth of this.
+const MAX_CHAIN_PAGES: usize = 100_000;
+
+/// Returns why a `WARNING/URL` chain must stop before fetching `next_url`:
+/// too many pages, or an `id_min` that does not move past the current page's.
+fn runaway_reason(current: &str, next_url: &str, pages: usize) -> Option<String> {
+    if pages > MAX_CHAIN_PAGES {
+        return Some(format!("more than {MAX_CHAIN_PAGES} pages"));
+    }
+    match (id_min(current), id_min(next_url)) {
+        (Some(now), Some(next)) if next <= now => Some(format!(
+            "the next page starts at id_min={next}, not after the current id_min={now}"
+        )),
+        _ => None,
+    }
+}
+
+/// Returns the `id_min` parameter of a URL query or form body, if any.
+fn id_min(text: &str) -> Option<u64> {
+    text.split(['?', '&'])
+        .find_map(|pair| pair.strip_prefix("id_min="))
+        .and_then(|value| value.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runaway_reason_page_limit() {
+        let next = "https://q.example/api/2.0/fo/asset/host/?action=list&id_min=9";
+        assert_eq!(
+            runaway_reason("x?action=list&id_min=8", next, MAX_CHAIN_PAGES),
+            None
+        );
+        let reason = runaway_reason("x?action=list&id_min=8", next, MAX_CHAIN_PAGES + 1);
+        assert_eq!(reason.as_deref(), Some("more than 100000 pages"));
+    }
+
+    #[test]
+    fn runaway_reason_id_min() {
+        let next = "https://q.example/api/2.0/fo/asset/host/?action=list&id_min=9";
+        // A form request keeps id_min in its body.
+        assert!(runaway_reason("https://q.example/&action=list&id_min=9", next, 2).is_some());
+        assert!(runaway_reason("https://q.example/&action=list&id_min=10", next, 2).is_some());
+        assert_eq!(
+            runaway_reason("https://q.example/&action=list&id_min=8", next, 2),
+            None
+        );
+        // Without id_min on either side only the page limit applies.
+        assert_eq!(
+            runaway_reason("https://q.example/&action=list", next, 2),
+            None
+        );
+        assert_eq!(id_min("a?b=1&id_min=77&c=2"), Some(77));
+        assert_eq!(id_min("a?truncated_id_min=5"), None);
+    }
 }

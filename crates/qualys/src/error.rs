@@ -217,6 +217,17 @@ pub enum QualysError {
         /// The repeated next-page URL.
         url: String,
     },
+    /// A `WARNING/URL` chain went on past the page limit, or its next page
+    /// did not move `id_min` forward, so following it might never end.
+    #[error("{endpoint} paging stopped: {reason}; the last next page was {url}")]
+    RunawayPaging {
+        /// Endpoint called.
+        endpoint: Endpoint,
+        /// Why the chain was stopped.
+        reason: String,
+        /// The next-page URL that was not followed.
+        url: String,
+    },
     /// Qualys asked for a wait longer than the client's limit (a 409 code
     /// 1965 whose `SECONDS_TO_WAIT` runs into hours).
     #[error(
@@ -329,6 +340,7 @@ impl QualysError {
             | Self::Record { endpoint, .. }
             | Self::NoCursor { endpoint }
             | Self::RepeatedNextPage { endpoint, .. }
+            | Self::RunawayPaging { endpoint, .. }
             | Self::WaitTooLong { endpoint, .. } => Some(*endpoint),
             Self::PageFailed { page, .. } => Some(page.endpoint),
             Self::InvalidApiUrl { .. }

@@ -100,6 +100,7 @@ impl RetryPolicy {
             | QualysError::Record { .. }
             | QualysError::NoCursor { .. }
             | QualysError::RepeatedNextPage { .. }
+            | QualysError::RunawayPaging { .. }
             | QualysError::WaitTooLong { .. }
             | QualysError::PageFailed { .. } => Retryable::No,
         }

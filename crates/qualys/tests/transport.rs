@@ -195,3 +195,57 @@ async fn repeated_next_page_stops_chain() {
     assert!(source.to_string().contains("id_min=2"), "{source}");
     assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 2);
 }
+
+/// Serves host list pages whose `WARNING/URL` names `id_min` values from
+/// `next_ids` in turn, one per request.
+async fn serve_pages_naming(next_ids: &'static [u64]) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base_url = format!("http://{}", listener.local_addr().unwrap());
+    let base = base_url.clone();
+    tokio::spawn(async move {
+        let mut served = 0_usize;
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let next = next_ids[served.min(next_ids.len() - 1)];
+            served += 1;
+            let body = format!(
+                "<HOST_LIST_OUTPUT><RESPONSE><ID_SET><ID>{served}</ID></ID_SET><WARNING><CODE>1980</CODE>\
+                 <TEXT>more</TEXT><URL><![CDATA[{base}/api/2.0/fo/asset/host/?action=list&id_min={next}]]>\
+                 </URL></WARNING></RESPONSE></HOST_LIST_OUTPUT>"
+            );
+            let response = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: {}\r\n\
+                 Connection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let mut buf = [0_u8; 8192];
+            let _ = socket.read(&mut buf).await;
+            let _ = socket.write_all(response.as_bytes()).await;
+            let _ = socket.shutdown().await;
+        }
+    });
+    base_url
+}
+
+#[tokio::test]
+async fn next_page_going_back_stops_chain() {
+    let base_url = serve_pages_naming(&[5, 3]).await;
+    let items: Vec<_> = client(&base_url)
+        .host_ids(&Default::default())
+        .collect()
+        .await;
+
+    // Page 1 names id_min=5; that page names id_min=3, which goes back.
+    assert_eq!(items.len(), 3, "{items:?}");
+    let Err(QualysError::PageFailed { source, .. }) = &items[2] else {
+        panic!("expected a failed page, got {:?}", items[2]);
+    };
+    assert!(
+        matches!(**source, QualysError::RunawayPaging { .. }),
+        "{source:?}"
+    );
+    let message = source.to_string();
+    assert!(
+        message.contains("id_min=3, not after the current id_min=5"),
+        "{message}"
+    );
+}
