@@ -862,9 +862,8 @@ fn body_reader(response: reqwest::Response, timeout: Option<Duration>) -> BodyRe
     StreamReader::new(boxed)
 }
 
-/// Most pages one `WARNING/URL` chain may have. Qualys truncates a list at
-/// 1 000 to 1 000 000 records per page, so even 10 million hosts at 1 000 per
-/// page need a tenth of this.
+/// Maximum pages of one `WARNING/URL` chain. At the VM list APIs' default
+/// of 1 000 records per page, 10 million hosts need a tenth of this.
 const MAX_CHAIN_PAGES: usize = 100_000;
 
 /// Returns why a `WARNING/URL` chain must stop before fetching `next_url`:
