@@ -423,16 +423,10 @@ impl Inner {
             let Some(next_url) = meta.next_url() else {
                 return Ok(());
             };
-            if !followed.insert(next_url.to_owned()) {
-                let error = QualysError::RepeatedNextPage {
-                    endpoint: request.endpoint,
-                    url: next_url.to_owned(),
-                };
-                return Err(self.send_failure(&request, 1, error, tx).await);
-            }
             // A form request carries its parameters, id_min among them, in the body.
             let current = format!("{}&{}", request.url, request.body.as_deref().unwrap_or(""));
-            if let Some(reason) = runaway_reason(&current, next_url, followed.len()) {
+            let repeated = !followed.insert(next_url.to_owned());
+            if let Some(reason) = runaway_reason(&current, next_url, followed.len(), repeated) {
                 let error = QualysError::RunawayPaging {
                     endpoint: request.endpoint,
                     reason,
@@ -866,9 +860,13 @@ fn body_reader(response: reqwest::Response, timeout: Option<Duration>) -> BodyRe
 /// of 1 000 records per page, 10 million hosts need a tenth of this.
 const MAX_CHAIN_PAGES: usize = 100_000;
 
-/// Returns why a `WARNING/URL` chain must stop before fetching `next_url`:
-/// too many pages, or an `id_min` that does not move past the current page's.
-fn runaway_reason(current: &str, next_url: &str, pages: usize) -> Option<String> {
+/// Returns the reason a `WARNING/URL` chain must stop before fetching
+/// `next_url`: a page named twice, too many pages, or an `id_min` that does
+/// not move past the current page's.
+fn runaway_reason(current: &str, next_url: &str, pages: usize, repeated: bool) -> Option<String> {
+    if repeated {
+        return Some("it named the same next page twice".to_owned());
+    }
     if pages > MAX_CHAIN_PAGES {
         return Some(format!("more than {MAX_CHAIN_PAGES} pages"));
     }
@@ -895,10 +893,10 @@ mod tests {
     fn runaway_reason_page_limit() {
         let next = "https://q.example/api/2.0/fo/asset/host/?action=list&id_min=9";
         assert_eq!(
-            runaway_reason("x?action=list&id_min=8", next, MAX_CHAIN_PAGES),
+            runaway_reason("x?action=list&id_min=8", next, MAX_CHAIN_PAGES, false),
             None
         );
-        let reason = runaway_reason("x?action=list&id_min=8", next, MAX_CHAIN_PAGES + 1);
+        let reason = runaway_reason("x?action=list&id_min=8", next, MAX_CHAIN_PAGES + 1, false);
         assert_eq!(reason.as_deref(), Some("more than 100000 pages"));
     }
 
@@ -906,15 +904,19 @@ mod tests {
     fn runaway_reason_id_min() {
         let next = "https://q.example/api/2.0/fo/asset/host/?action=list&id_min=9";
         // A form request keeps id_min in its body.
-        assert!(runaway_reason("https://q.example/&action=list&id_min=9", next, 2).is_some());
-        assert!(runaway_reason("https://q.example/&action=list&id_min=10", next, 2).is_some());
+        assert!(
+            runaway_reason("https://q.example/&action=list&id_min=9", next, 2, false).is_some()
+        );
+        assert!(
+            runaway_reason("https://q.example/&action=list&id_min=10", next, 2, false).is_some()
+        );
         assert_eq!(
-            runaway_reason("https://q.example/&action=list&id_min=8", next, 2),
+            runaway_reason("https://q.example/&action=list&id_min=8", next, 2, false),
             None
         );
         // Without id_min on either side only the page limit applies.
         assert_eq!(
-            runaway_reason("https://q.example/&action=list", next, 2),
+            runaway_reason("https://q.example/&action=list", next, 2, false),
             None
         );
         assert_eq!(id_min("a?b=1&id_min=77&c=2"), Some(77));

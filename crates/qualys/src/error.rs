@@ -206,24 +206,13 @@ pub enum QualysError {
         /// Endpoint called.
         endpoint: Endpoint,
     },
-    /// A `WARNING/URL` named a page the chain had already fetched, so
-    /// following it would never end.
-    #[error(
-        "{endpoint} named the same next page twice, so paging would never end; the page was {url}"
-    )]
-    RepeatedNextPage {
-        /// Endpoint called.
-        endpoint: Endpoint,
-        /// The repeated next-page URL.
-        url: String,
-    },
-    /// A `WARNING/URL` chain went on past the page limit, or its next page
-    /// did not move `id_min` forward, so following it might never end.
+    /// A `WARNING/URL` chain named a page twice, went on past the page
+    /// limit, or did not move `id_min` forward, so following it might never end.
     #[error("{endpoint} paging stopped: {reason}; the last next page was {url}")]
     RunawayPaging {
         /// Endpoint called.
         endpoint: Endpoint,
-        /// Why the chain was stopped.
+        /// The reason the chain was stopped.
         reason: String,
         /// The next-page URL that was not followed.
         url: String,
@@ -339,7 +328,6 @@ impl QualysError {
             | Self::Parse { endpoint, .. }
             | Self::Record { endpoint, .. }
             | Self::NoCursor { endpoint }
-            | Self::RepeatedNextPage { endpoint, .. }
             | Self::RunawayPaging { endpoint, .. }
             | Self::WaitTooLong { endpoint, .. } => Some(*endpoint),
             Self::PageFailed { page, .. } => Some(page.endpoint),

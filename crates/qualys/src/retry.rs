@@ -99,7 +99,6 @@ impl RetryPolicy {
             | QualysError::ClientBuild { .. }
             | QualysError::Record { .. }
             | QualysError::NoCursor { .. }
-            | QualysError::RepeatedNextPage { .. }
             | QualysError::RunawayPaging { .. }
             | QualysError::WaitTooLong { .. }
             | QualysError::PageFailed { .. } => Retryable::No,

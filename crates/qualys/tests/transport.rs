@@ -2,6 +2,9 @@
 #![allow(clippy::unwrap_used, reason = "tests fail loudly on unexpected errors")]
 #![allow(clippy::panic, reason = "tests fail loudly on unexpected errors")]
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use futures_util::StreamExt;
 use qgraph_qualys::{
     ApiUrl, ClientConfig, Credentials, DetectionQuery, Endpoint, Loopback, QualysClient,
@@ -140,42 +143,9 @@ async fn next_page_on_other_host_rejected() {
     );
 }
 
-/// Serves every connection the same host list page, whose `WARNING/URL`
-/// always names the page with `id_min=2`; returns the base URL and a counter
-/// of the requests served.
-async fn serve_looping_page() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base_url = format!("http://{}", listener.local_addr().unwrap());
-    let body = format!(
-        "<HOST_LIST_OUTPUT><RESPONSE><ID_SET><ID>1</ID></ID_SET><WARNING><CODE>1980</CODE>\
-         <TEXT>more</TEXT><URL><![CDATA[{base_url}/api/2.0/fo/asset/host/?action=list&id_min=2]]>\
-         </URL></WARNING></RESPONSE></HOST_LIST_OUTPUT>"
-    );
-    let response = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: {}\r\n\
-         Connection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counter = served.clone();
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            let response = response.clone();
-            tokio::spawn(async move {
-                let mut buf = [0_u8; 8192];
-                let _ = socket.read(&mut buf).await;
-                let _ = socket.write_all(response.as_bytes()).await;
-                let _ = socket.shutdown().await;
-            });
-        }
-    });
-    (base_url, served)
-}
-
 #[tokio::test]
 async fn repeated_next_page_stops_chain() {
-    let (base_url, served) = serve_looping_page().await;
+    let (base_url, served) = serve_pages_naming(&[2]).await;
     let items: Vec<_> = client(&base_url)
         .host_ids(&Default::default())
         .collect()
@@ -184,31 +154,35 @@ async fn repeated_next_page_stops_chain() {
     // The first page, the page it names, then the same name again.
     assert_eq!(items.len(), 3, "{items:?}");
     assert_eq!(items[0].as_ref().unwrap().first, 1);
-    assert_eq!(items[1].as_ref().unwrap().first, 1);
+    assert_eq!(items[1].as_ref().unwrap().first, 2);
     let Err(QualysError::PageFailed { source, .. }) = &items[2] else {
         panic!("expected a failed page, got {:?}", items[2]);
     };
     assert!(
-        matches!(**source, QualysError::RepeatedNextPage { .. }),
+        matches!(**source, QualysError::RunawayPaging { .. }),
         "{source:?}"
     );
-    assert!(source.to_string().contains("id_min=2"), "{source}");
-    assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 2);
+    let message = source.to_string();
+    assert!(message.contains("the same next page twice"), "{message}");
+    assert!(message.contains("id_min=2"), "{message}");
+    assert_eq!(served.load(Ordering::SeqCst), 2);
 }
 
-/// Serves host list pages whose `WARNING/URL` names `id_min` values from
-/// `next_ids` in turn, one per request.
-async fn serve_pages_naming(next_ids: &'static [u64]) -> String {
+/// Serves host list pages, one per request, whose `WARNING/URL` names the
+/// `id_min` values of `next_ids` in turn (the last one again once they run
+/// out). Returns the base URL and the number of requests served.
+async fn serve_pages_naming(next_ids: &'static [u64]) -> (String, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base_url = format!("http://{}", listener.local_addr().unwrap());
     let base = base_url.clone();
+    let served = Arc::new(AtomicUsize::new(0));
+    let counter = served.clone();
     tokio::spawn(async move {
-        let mut served = 0_usize;
         while let Ok((mut socket, _)) = listener.accept().await {
-            let next = next_ids[served.min(next_ids.len() - 1)];
-            served += 1;
+            let page = counter.fetch_add(1, Ordering::SeqCst) + 1;
+            let next = next_ids[(page - 1).min(next_ids.len() - 1)];
             let body = format!(
-                "<HOST_LIST_OUTPUT><RESPONSE><ID_SET><ID>{served}</ID></ID_SET><WARNING><CODE>1980</CODE>\
+                "<HOST_LIST_OUTPUT><RESPONSE><ID_SET><ID>{page}</ID></ID_SET><WARNING><CODE>1980</CODE>\
                  <TEXT>more</TEXT><URL><![CDATA[{base}/api/2.0/fo/asset/host/?action=list&id_min={next}]]>\
                  </URL></WARNING></RESPONSE></HOST_LIST_OUTPUT>"
             );
@@ -223,12 +197,12 @@ async fn serve_pages_naming(next_ids: &'static [u64]) -> String {
             let _ = socket.shutdown().await;
         }
     });
-    base_url
+    (base_url, served)
 }
 
 #[tokio::test]
 async fn next_page_going_back_stops_chain() {
-    let base_url = serve_pages_naming(&[5, 3]).await;
+    let (base_url, _served) = serve_pages_naming(&[5, 3]).await;
     let items: Vec<_> = client(&base_url)
         .host_ids(&Default::default())
         .collect()
