@@ -139,8 +139,9 @@ pub fn open_path(path: &Path) -> anyhow::Result<SqliteStore> {
     open_path_advising(path, "pass --db PATH or set QGRAPH_DB to")
 }
 
-/// Like [`open_path`], for a command whose database is chosen as `choose`
-/// says, such as "pass --db PATH with" for one that does not read QGRAPH_DB.
+/// Like [`open_path`], with `choose` as the advice on choosing another
+/// database, such as "pass --db PATH with" for a command that does not read
+/// QGRAPH_DB.
 pub fn open_path_advising(path: &Path, choose: &str) -> anyhow::Result<SqliteStore> {
     // SQLite reports a missing folder only as "unable to open database file".
     let parent = path.parent().filter(|dir| !dir.as_os_str().is_empty());
@@ -201,7 +202,7 @@ pub fn lock_advice(error: &(dyn std::error::Error + 'static), path: &Path) -> Op
 }
 
 /// Replaces an error caused by a locked database with one that names the
-/// database and says to try again. Other errors pass unchanged.
+/// database and asks to try again later. Other errors pass unchanged.
 pub fn with_lock_advice(error: anyhow::Error, path: &Path) -> anyhow::Error {
     match lock_advice(error.as_ref(), path) {
         Some(message) => anyhow::anyhow!(message),

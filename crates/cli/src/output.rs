@@ -37,8 +37,8 @@ macro_rules! outln {
 }
 
 /// Writes formatted text and a line break to standard error. A failed write
-/// is ignored, because standard error is where failures are reported, so
-/// nothing is left to report this one to; `eprintln!` would panic instead.
+/// is ignored, because no other place is left to report it. `eprintln!` would
+/// panic instead.
 macro_rules! errln {
     ($($arg:tt)*) => {{
         use std::io::Write as _;

@@ -191,25 +191,30 @@ fn demo_without_home_suggests_only_db() {
     assert!(!dir.db().exists());
 }
 
-/// Registers `name` in `db` without a credential check.
-fn add_unchecked(dir: &TempDir, db: &str, name: &str, password_file: &str) -> Output {
-    qgraph(
-        dir,
-        &[
-            "integration",
-            "add",
-            name,
-            "--db",
-            db,
-            "--qualys-username",
-            "exmpl3aw",
-            "--qualys-api-url",
-            "https://qualysapi.qg3.apps.qualys.com",
-            "--password-file",
-            password_file,
-            "--no-verify",
-        ],
-    )
+/// Registers `name` in `db` without a credential check, with `extra` flags.
+fn add_unchecked(
+    dir: &TempDir,
+    db: &str,
+    name: &str,
+    password_file: &str,
+    extra: &[&str],
+) -> Output {
+    let mut args = vec![
+        "integration",
+        "add",
+        name,
+        "--db",
+        db,
+        "--qualys-username",
+        "exmpl3aw",
+        "--qualys-api-url",
+        "https://qualysapi.qg3.apps.qualys.com",
+        "--password-file",
+        password_file,
+        "--no-verify",
+    ];
+    args.extend_from_slice(extra);
+    qgraph(dir, &args)
 }
 
 #[test]
@@ -220,7 +225,7 @@ fn lost_key_passwords_forgotten_on_request() {
     std::fs::write(&password_file, "s3cret-value\n").unwrap();
     let password_file = password_file.display().to_string();
     for name in ["a", "b"] {
-        let added = add_unchecked(&dir, &db, name, &password_file);
+        let added = add_unchecked(&dir, &db, name, &password_file, &[]);
         assert!(added.status.success(), "{}", stderr(&added));
     }
     let edit = |name: &str, extra: &[&str]| {
@@ -277,8 +282,11 @@ fn lost_key_passwords_forgotten_on_request() {
         stderr(&rejected)
     );
     let show = qgraph(&dir, &["integration", "show", "b", "--db", &db]);
-    let shown = String::from_utf8_lossy(&show.stdout).to_string();
-    assert!(!shown.contains("qualysPassword: (not set)"), "{shown}");
+    let show_output = String::from_utf8_lossy(&show.stdout).to_string();
+    assert!(
+        !show_output.contains("qualysPassword: (not set)"),
+        "{show_output}"
+    );
 
     let forgotten = edit("a", &["--forget-lost-passwords"]);
     assert!(forgotten.status.success(), "{}", stderr(&forgotten));
@@ -291,14 +299,20 @@ fn lost_key_passwords_forgotten_on_request() {
 
     // b needs its password again, and can get it under the new key.
     let show = qgraph(&dir, &["integration", "show", "b", "--db", &db]);
-    let shown = String::from_utf8_lossy(&show.stdout).to_string();
-    assert!(shown.contains("qualysPassword: (not set)"), "{shown}");
+    let show_output = String::from_utf8_lossy(&show.stdout).to_string();
+    assert!(
+        show_output.contains("qualysPassword: (not set)"),
+        "{show_output}"
+    );
     let again = edit("b", &[]);
     assert!(again.status.success(), "{}", stderr(&again));
     for name in ["a", "b"] {
         let show = qgraph(&dir, &["integration", "show", name, "--db", &db]);
-        let shown = String::from_utf8_lossy(&show.stdout).to_string();
-        assert!(!shown.contains("qualysPassword: (not set)"), "{shown}");
+        let show_output = String::from_utf8_lossy(&show.stdout).to_string();
+        assert!(
+            !show_output.contains("qualysPassword: (not set)"),
+            "{show_output}"
+        );
     }
 }
 
@@ -308,24 +322,8 @@ fn forget_lost_passwords_needs_edit() {
     let db = dir.path().join("graph.db").display().to_string();
     let password_file = dir.path().join("password.txt");
     std::fs::write(&password_file, "s3cret-value\n").unwrap();
-    let output = qgraph(
-        &dir,
-        &[
-            "integration",
-            "add",
-            "a",
-            "--db",
-            &db,
-            "--qualys-username",
-            "exmpl3aw",
-            "--qualys-api-url",
-            "https://qualysapi.qg3.apps.qualys.com",
-            "--password-file",
-            &password_file.display().to_string(),
-            "--no-verify",
-            "--forget-lost-passwords",
-        ],
-    );
+    let password_file = password_file.display().to_string();
+    let output = add_unchecked(&dir, &db, "a", &password_file, &["--forget-lost-passwords"]);
     assert_eq!(output.status.code(), Some(1));
     assert!(
         stderr(&output).contains("is for `qgraph integration edit`"),

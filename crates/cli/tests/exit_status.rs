@@ -107,7 +107,7 @@ fn failed_stdout_of_readers_is_no_panic() {
 }
 
 /// `integration run` keeps the exit status of the committed sync when the
-/// reader of its output has gone away, so cron sees 0 and not a panic's 101.
+/// reader of its output has gone away, so cron gets 0 and not a panic's 101.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg(target_os = "linux")]
 async fn failed_stdout_of_run_keeps_sync() {

@@ -676,7 +676,7 @@ async fn host_on_two_pages_keeps_both() {
         host_102.iter().any(|key| key.contains("qid:45038")),
         "{host_102:?}"
     );
-    // The later copy of QID 38739 says Fixed; the store keeps the later copy.
+    // The later copy of QID 38739 has status Fixed, and the store keeps the later copy.
     let copies: Vec<_> = findings
         .iter()
         .filter(|f| f.key == "hostId:102|port:443|protocol:tcp|qid:38739")

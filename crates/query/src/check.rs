@@ -8,6 +8,7 @@ use crate::ast::{
 };
 use crate::error::QueryError;
 use crate::eval::contains_aggregate;
+use crate::rows::check_distinct_columns;
 use crate::span::Span;
 
 /// Words that cannot be aliases.
@@ -232,26 +233,18 @@ fn check_references(query: &Query, aliases: &Aliases) -> Result<(), QueryError> 
 }
 
 /// Rejects two RETURN items that give one column name to different values.
-/// The same expression twice is fine, since both columns hold the same value.
-/// The columns of `alias.*` are known only from the rows, so the table builder
-/// checks those.
+/// The columns of `alias.*` are known only from the rows, so the table
+/// builder checks those with the same rule.
 fn check_column_names(items: &[ReturnItem]) -> Result<(), QueryError> {
-    let mut sources = std::collections::HashMap::new();
-    for item in items {
-        if matches!(item.expr, Expr::Alias(_) | Expr::AllProps(_)) {
-            continue;
-        }
-        let source = item.expr.to_string();
-        let name = item.alias.clone().unwrap_or_else(|| source.clone());
-        if sources
-            .entry(name.clone())
-            .or_insert_with(|| source.clone())
-            != &source
-        {
-            return Err(QueryError::DuplicateColumn { name });
-        }
-    }
-    Ok(())
+    let (names, sources): (Vec<String>, Vec<String>) = items
+        .iter()
+        .filter(|item| !matches!(item.expr, Expr::Alias(_) | Expr::AllProps(_)))
+        .map(|item| {
+            let source = item.expr.to_string();
+            (item.alias.clone().unwrap_or_else(|| source.clone()), source)
+        })
+        .unzip();
+    check_distinct_columns(&names, &sources)
 }
 
 fn check_column(column: &Ident, query: &Query, aliases: &Aliases) -> Result<(), QueryError> {
@@ -311,13 +304,17 @@ fn check_call(func: Func, args: &[Expr], span: Span) -> Result<(), QueryError> {
         None => !args.is_empty(),
     };
     if !arity_ok {
-        let wanted = if expected.is_some() {
+        let expected_arguments = if expected.is_some() {
             "exactly one argument"
         } else {
             "one or more arguments"
         };
         return Err(QueryError::InvalidCall {
-            message: format!("{}() takes {wanted}, found {}", func.name(), args.len()),
+            message: format!(
+                "{}() takes {expected_arguments}, found {}",
+                func.name(),
+                args.len()
+            ),
             line: span.line,
             column: span.column,
         });

@@ -236,7 +236,7 @@ pub fn to_table(result: &QueryResult) -> String {
     out
 }
 
-/// Returns the line that tells how to get the next page.
+/// Returns the notice that more rows follow, with the --cursor of the next page.
 pub fn more_rows_notice(cursor: u64) -> String {
     format!("more rows follow: run again with --cursor {cursor}")
 }

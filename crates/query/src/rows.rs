@@ -400,11 +400,14 @@ impl Table {
     }
 }
 
-/// Rejects one column name for two different values: JSON rows are objects
-/// keyed by column name, so all but one of the values would be lost. Each name
-/// comes with the expression of its value; a column of `h.*` and the item
-/// `h.x` hold the same value and may share a name.
-fn check_distinct_columns(names: &[String], sources: &[String]) -> Result<(), QueryError> {
+/// Rejects one column name for two different values, because JSON rows are
+/// objects keyed by column name and all but one of the values would be lost.
+/// Each name comes with the expression of its value. A column of `h.*` and
+/// the item `h.x` have the same value, so they may share a name.
+pub(crate) fn check_distinct_columns(
+    names: &[String],
+    sources: &[String],
+) -> Result<(), QueryError> {
     let mut by_name: HashMap<&str, &str> = HashMap::new();
     for (name, source) in names.iter().zip(sources) {
         if *by_name.entry(name).or_insert(source) != source.as_str() {

@@ -349,9 +349,9 @@ fn sync_busy_in_other_process_rejected() {
     child.kill();
     // Before any new run, the job history already shows the dead run as
     // aborted, with no end time because when it stopped is not known.
-    let shown = store.jobs(instance, 100).unwrap();
-    assert_eq!(running(&store), 0, "{shown:?}");
-    let dead = shown
+    let listed = store.jobs(instance, 100).unwrap();
+    assert_eq!(running(&store), 0, "{listed:?}");
+    let dead = listed
         .iter()
         .find(|j| j.status == JobStatus::Aborted)
         .unwrap();
